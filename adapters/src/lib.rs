@@ -1,0 +1,1 @@
+//! Pure e-invoice readers.

@@ -1,0 +1,1 @@
+//! The billbridge service: store, Qonto client, payment engine, callbacks and HTTP API.

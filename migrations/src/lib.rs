@@ -1,0 +1,1 @@
+//! Database migrations for billbridge; the same migrations run on SQLite and PostgreSQL.
