@@ -1,0 +1,2 @@
+//! Placeholder replaced by the parsing benchmark.
+fn main() {}
