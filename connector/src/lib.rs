@@ -1,1 +1,3 @@
 //! The billbridge service: store, Qonto client, payment engine, callbacks and HTTP API.
+
+pub mod qonto;
