@@ -135,6 +135,11 @@ impl Sandbox {
             webhook_tx: tx,
             trace_seq: AtomicU64::new(1),
         });
+        if shared.lock().cfg.clock_mode == ClockMode::Realtime {
+            tokio::spawn(realtime_ticker(Arc::downgrade(
+                &shared.clone().into_inner(),
+            )));
+        }
         let data = shared.clone();
         let server = HttpServer::new(move || {
             App::new()
@@ -158,6 +163,17 @@ impl Sandbox {
             shared,
             server,
         })
+    }
+}
+
+/// In realtime mode, run due work (settlements, webhooks) every second even without requests.
+async fn realtime_ticker(shared: std::sync::Weak<http::Shared>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let Some(sh) = shared.upgrade() else { break };
+        let mut st = sh.lock();
+        st.tick();
+        sh.flush(&mut st);
     }
 }
 

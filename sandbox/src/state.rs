@@ -28,14 +28,14 @@ pub(crate) struct Clock {
 
 impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
-        match self.mode {
-            ClockMode::Manual => self.start + self.offset,
-            ClockMode::Realtime => {
-                let elapsed = chrono::Duration::from_std(self.wall_start.elapsed())
-                    .unwrap_or(chrono::Duration::zero());
-                self.start + elapsed + self.offset
-            }
-        }
+        let elapsed = match self.mode {
+            ClockMode::Manual => chrono::Duration::zero(),
+            ClockMode::Realtime => chrono::Duration::from_std(self.wall_start.elapsed())
+                .unwrap_or(chrono::Duration::zero()),
+        };
+        self.start
+            .checked_add_signed(self.offset + elapsed)
+            .unwrap_or(self.start)
     }
 }
 
@@ -710,8 +710,11 @@ impl State {
 
     /// Advance the simulated clock and run everything that became due.
     pub fn advance(&mut self, by: chrono::Duration) {
+        // The simulated clock never runs more than ~100 years ahead (keeps date arithmetic
+        // far from chrono's limits whatever the control API is asked).
+        let max = chrono::Duration::days(36_500);
         if by > chrono::Duration::zero() {
-            self.clock.offset += by;
+            self.clock.offset = (self.clock.offset + by.min(max)).min(max);
         }
         self.tick();
     }
