@@ -37,6 +37,7 @@ pub struct ErrorReport<'a> {
 /// One line of `billbridge parse` output: a bill's summary or a coded error.
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
+#[allow(clippy::large_enum_variant)] // built once per printed line, never stored
 pub enum ParseReport<'a> {
     Bill {
         file: &'a str,
