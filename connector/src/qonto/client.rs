@@ -343,7 +343,15 @@ fn classify(
     };
 
     match status {
-        428 => match str_field(&json, "sca_session_token") {
+        // Flat body (observed); a JSON:API variant may carry it in `errors[].meta`.
+        428 => match str_field(&json, "sca_session_token").or_else(|| {
+            json.get("errors").and_then(Value::as_array).and_then(|a| {
+                a.iter().find_map(|e| {
+                    e.get("meta")
+                        .and_then(|m| str_field(m, "sca_session_token"))
+                })
+            })
+        }) {
             Some(token) => QontoError::ScaRequired {
                 sca_session_token: ScaSessionToken::new(token),
                 action_type: str_field(&json, "action_type"),
@@ -1112,6 +1120,16 @@ mod tests {
         );
         assert!(matches!(e, QontoError::ScaNotEnrolled { .. }));
         assert_eq!(e.trace_id(), Some("hdr"));
+        let e = classify(
+            428,
+            br#"{"errors":[{"code":"sca_required","meta":{"sca_session_token":"tk"}}]}"#,
+            None,
+            None,
+        );
+        assert_eq!(
+            e.sca_session_token().map(ScaSessionToken::expose),
+            Some("tk")
+        );
         let e = classify(
             422,
             br#"{"errors":{"message":"Not found"},"trace_id":"x"}"#,

@@ -30,7 +30,7 @@ pub use config::{
 pub use error::{ApiErrorItem, ErrorClass, NetworkErrorKind, QontoError, Result, ScaSessionToken};
 pub use models::*;
 pub use validate::{
-    check_reference, is_sepa_char, mask_iban, normalize_iban, Amount, IdempotencyKey,
-    ATTACHMENT_THRESHOLD_EUR, MAX_ATTACHMENTS, MAX_BULK_ITEMS, MAX_BULK_REFERENCE_LEN,
-    MAX_IDS_PER_LIST, MAX_NAME_LEN, MAX_NOTE_LEN, MAX_SINGLE_REFERENCE_LEN,
+    check_reference, is_sepa_char, mask_iban, normalize_iban, normalize_iban_shape, Amount,
+    IdempotencyKey, ATTACHMENT_THRESHOLD_EUR, MAX_ATTACHMENTS, MAX_BULK_ITEMS,
+    MAX_BULK_REFERENCE_LEN, MAX_IDS_PER_LIST, MAX_NAME_LEN, MAX_NOTE_LEN, MAX_SINGLE_REFERENCE_LEN,
 };

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use super::error::{ApiErrorItem, QontoError};
 use super::lenient;
 use super::validate::{
-    check_len, check_reference, normalize_iban, Amount, MAX_ATTACHMENTS, MAX_BULK_ITEMS,
+    check_len, check_reference, normalize_iban_shape, Amount, MAX_ATTACHMENTS, MAX_BULK_ITEMS,
     MAX_BULK_REFERENCE_LEN, MAX_NAME_LEN, MAX_NOTE_LEN, MAX_SINGLE_REFERENCE_LEN,
 };
 
@@ -95,7 +95,7 @@ pub trait Validate {
 }
 
 fn check_normalized_iban(iban: &str) -> Result<(), QontoError> {
-    if normalize_iban(iban)? != iban {
+    if normalize_iban_shape(iban)? != iban {
         return Err(QontoError::InvalidRequest(
             "IBAN must be normalised (upper case, no spaces)".into(),
         ));
