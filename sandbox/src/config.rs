@@ -241,6 +241,12 @@ pub struct Quirks {
     /// Accept `http://` webhook callback URLs (Qonto requires https).
     pub webhook_allow_http: bool,
     pub staging_token_failure: StagingTokenFailure,
+    /// `PATCH/PUT` on a `pending` beneficiary answers 404 (what [QC] saw in Qonto's sandbox).
+    pub update_pending_beneficiary_not_found: bool,
+    /// SCA-protected actions refuse API-key auth with 403 (the SCA guide requires OAuth).
+    pub sca_requires_oauth: bool,
+    /// `POST /v2/sepa/beneficiaries` asks for SCA ("may trigger SCA", §4.4).
+    pub beneficiary_create_requires_sca: bool,
 }
 
 impl Default for Quirks {
@@ -270,6 +276,9 @@ impl Default for Quirks {
             vop_unknown_iban_matches: true,
             webhook_allow_http: true,
             staging_token_failure: StagingTokenFailure::HtmlOk,
+            update_pending_beneficiary_not_found: false,
+            sca_requires_oauth: false,
+            beneficiary_create_requires_sca: false,
         }
     }
 }

@@ -266,6 +266,10 @@ fn route(c: &Ctx, method: &str, path: &str) -> HttpResponse {
                 transfers::cancel(st, call, id)
             })
         }
+        ("POST", ["v2", "sepa", "transfers", id, "download_proof"])
+        | ("GET", ["v2", "sepa", "transfers", id, "proof"]) => {
+            api(c, Opts::read(), |st, call| transfers::proof(st, call, id))
+        }
         // bulk transfers
         ("POST", ["v2", "sepa", "bulk_transfers"]) => {
             api(c, Opts::money(Idem::Required), bulk::create)
@@ -458,6 +462,8 @@ pub(crate) fn header(req: &HttpRequest, name: &str) -> Option<String> {
 pub(crate) enum Reply {
     Json(u16, Value),
     Empty(u16),
+    /// Raw bytes with a content type (e.g. a PDF proof).
+    Bytes(&'static str, Vec<u8>),
 }
 
 /// Staging-token guard (`None` = passes).
@@ -557,6 +563,9 @@ fn reply_response(reply: Reply) -> HttpResponse {
             HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::NO_CONTENT))
                 .finish()
         }
+        Reply::Bytes(ctype, bytes) => HttpResponse::Ok()
+            .insert_header((CONTENT_TYPE, ctype))
+            .body(bytes),
     }
 }
 
@@ -686,6 +695,7 @@ where
             }
         }
     }
+    let principal_is_api_key = principal == Principal::ApiKey;
     let call = Call {
         req: c.req,
         body: c.body,
@@ -722,6 +732,11 @@ where
             }
         }
         Err(ApiError::ScaRequired { action_type }) => {
+            if principal_is_api_key && st.cfg.quirks.sca_requires_oauth {
+                return err(ApiError::forbidden(
+                    "Strong Customer Authentication requires OAuth 2.0: this action is not available with an API key",
+                ));
+            }
             if preference.as_deref() != Some("mock") {
                 return json_response(
                     428,

@@ -74,7 +74,8 @@ pub struct WebhookDelivery {
     pub body: String,
 }
 
-/// Delivery attempts: first try, then retries after 1 s, 2 s, 4 s, 8 s (real time).
+/// Delivery attempts: first try, then retries after 1 s, 2 s, 4 s, 8 s (real time). Like
+/// Qonto, an answer must be a 2xx within 1 second.
 const MAX_ATTEMPTS: u32 = 5;
 
 pub(crate) async fn dispatcher(
@@ -82,7 +83,7 @@ pub(crate) async fn dispatcher(
     log: Arc<Mutex<Vec<WebhookDelivery>>>,
 ) {
     let client = match reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(1))
         .build()
     {
         Ok(c) => c,

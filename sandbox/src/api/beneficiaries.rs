@@ -180,6 +180,11 @@ pub(crate) fn create(st: &mut State, call: &Call) -> Result<Reply, ApiError> {
             "/beneficiary/iban",
         ));
     }
+    if st.cfg.quirks.beneficiary_create_requires_sca && !call.sca_verified {
+        return Err(ApiError::ScaRequired {
+            action_type: "beneficiary.create",
+        });
+    }
     let id = st.upsert_inline_beneficiary(&name, &iban, bic, email, activity_tag);
     let b = find(st, &id)?;
     Ok(Reply::Json(
@@ -209,6 +214,10 @@ pub(crate) fn update(st: &mut State, call: &Call, id: &str) -> Result<Reply, Api
     let tag = opt_str(b, "activity_tag", "/beneficiary")?;
     let now = call.now;
     let shape = st.cfg.quirks.beneficiary_shape;
+    let pending_hidden = st.cfg.quirks.update_pending_beneficiary_not_found;
+    if pending_hidden && st.beneficiary(id).is_some_and(|b| b.status == "pending") {
+        return Err(ApiError::not_found("Beneficiary", "id"));
+    }
     let ben = st
         .beneficiaries
         .iter_mut()

@@ -154,6 +154,12 @@ fn time_param(call: &Call, key: &str) -> Result<Option<DateTime<Utc>>, ApiError>
 }
 
 pub(crate) fn list(st: &mut State, call: &Call) -> Result<Reply, ApiError> {
+    // [HS]: "only accessible by organizations in a Business or Enterprise plan"
+    if !matches!(st.plan(), Plan::Business | Plan::Enterprise) {
+        return Err(ApiError::forbidden(
+            "This endpoint is only accessible by organizations in a Business or Enterprise plan.",
+        ));
+    }
     let statuses = call.q_all("status");
     let types = call.q_all("request_type");
     let created_from = time_param(call, "created_at_from")?;

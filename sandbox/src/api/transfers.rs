@@ -358,6 +358,24 @@ pub(crate) fn list(st: &mut State, call: &Call) -> Result<Reply, ApiError> {
     Ok(Reply::Json(200, json!({"transfers": page, "meta": meta})))
 }
 
+/// Transfer proof (API.md §6.4: `POST …/download_proof` and `GET …/proof` both served).
+pub(crate) fn proof(st: &mut State, _call: &Call, id: &str) -> Result<Reply, ApiError> {
+    let t = st
+        .transfers
+        .iter()
+        .find(|t| t.id == id)
+        .ok_or_else(|| ApiError::not_found("Transfer", "id"))?;
+    let text = format!(
+        "%PDF-1.4\n% Qonto sandbox transfer proof\n% transfer {} amount {} EUR to {} ({}) status {}\n%%EOF\n",
+        t.id,
+        crate::util::cents_str(t.amount_cents),
+        t.beneficiary_name,
+        t.beneficiary_iban,
+        t.status.as_str()
+    );
+    Ok(Reply::Bytes("application/pdf", text.into_bytes()))
+}
+
 pub(crate) fn cancel(st: &mut State, call: &Call, id: &str) -> Result<Reply, ApiError> {
     let now = call.now;
     let Some(t) = st.transfers.iter_mut().find(|t| t.id == id) else {
