@@ -127,10 +127,10 @@ impl DeclineRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ProofTokenShape {
-    /// `{"proof_token":{"token":"…"}}` and per-entry `error:{code,detail}` ([QC], tested on sandbox).
+    /// `{"proof_token":{"token":"…"}}` and per-entry `error:{code,detail}` (\[QC\], tested on sandbox).
     #[default]
     Object,
-    /// `{"proof_token":"…"}` and per-entry `error_code:"…"` (older [DOC-B]).
+    /// `{"proof_token":"…"}` and per-entry `error_code:"…"` (older \[DOC-B\]).
     String,
 }
 
@@ -152,7 +152,7 @@ pub enum BeneficiaryShape {
     /// Flat `iban`, `bic`, `currency` (docs).
     #[default]
     Flat,
-    /// Nested `bank_account{iban,bic,currency}` (what [QC] saw in Qonto's sandbox).
+    /// Nested `bank_account{iban,bic,currency}` (what \[QC\] saw in Qonto's sandbox).
     Nested,
     /// Both at once.
     Both,
@@ -210,7 +210,7 @@ pub struct Quirks {
     pub beneficiary_shape: BeneficiaryShape,
     /// Default `per_page` of `GET /v2/sepa/beneficiaries` (25 per docs, 100 elsewhere; §14.12).
     pub beneficiaries_default_per_page: u32,
-    /// Omit `next_page` on the last page instead of `null` ([QC] observation).
+    /// Omit `next_page` on the last page instead of `null` (\[QC\] observation).
     pub omit_next_page_on_last: bool,
     /// `X-Qonto-Idempotency-Key` required on `POST /v2/attachments` (§14.17).
     pub attachment_idempotency_required: bool,
@@ -241,7 +241,7 @@ pub struct Quirks {
     /// Accept `http://` webhook callback URLs (Qonto requires https).
     pub webhook_allow_http: bool,
     pub staging_token_failure: StagingTokenFailure,
-    /// `PATCH/PUT` on a `pending` beneficiary answers 404 (what [QC] saw in Qonto's sandbox).
+    /// `PATCH/PUT` on a `pending` beneficiary answers 404 (what \[QC\] saw in Qonto's sandbox).
     pub update_pending_beneficiary_not_found: bool,
     /// SCA-protected actions refuse API-key auth with 403 (the SCA guide requires OAuth).
     pub sca_requires_oauth: bool,

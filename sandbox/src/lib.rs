@@ -178,10 +178,19 @@ async fn realtime_ticker(shared: std::sync::Weak<http::Shared>) {
 }
 
 /// Run a sandbox on `127.0.0.1:port` until Ctrl-C (for `billbridge sandbox --port N`).
-/// Port 0 picks a free port; the address is logged and printed on stdout.
+/// Port 0 picks a free port. The base URL and the credentials are printed on stdout.
 pub async fn serve(config: SandboxConfig, port: u16) -> Result<(), SandboxError> {
-    let sb = Sandbox::start_on(config, SocketAddr::from(([127, 0, 0, 1], port))).await?;
+    serve_on(config, SocketAddr::from(([127, 0, 0, 1], port))).await
+}
+
+/// Like [`serve`] on any address (e.g. `0.0.0.0:8089` inside a container).
+pub async fn serve_on(config: SandboxConfig, addr: SocketAddr) -> Result<(), SandboxError> {
+    let sb = Sandbox::start_on(config, addr).await?;
     println!("Qonto sandbox listening on {}", sb.base_url());
+    println!("  Authorization: {}", sb.api_key_header());
+    println!("  X-Qonto-Staging-Token: {}", sb.staging_token());
+    println!("  bank_account_id: {}", sb.bank_account_id());
+    println!("  control API: {}/_sandbox/state", sb.base_url());
     tokio::signal::ctrl_c()
         .await
         .map_err(SandboxError::Server)?;

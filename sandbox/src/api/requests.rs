@@ -1,4 +1,4 @@
-//! Approval requests: `POST /v2/requests/multi_transfers`, `GET /v2/requests` ([HS] legacy
+//! Approval requests: `POST /v2/requests/multi_transfers`, `GET /v2/requests` (\[HS\] legacy
 //! spec; API.md §6.1 "Create transfer request"). Approval is done by a person: in the sandbox
 //! through the control API (`/_sandbox/requests/{id}/approve|decline`).
 
