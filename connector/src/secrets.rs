@@ -517,12 +517,13 @@ mod tests {
     #[test]
     fn env_key_errors_name_the_variable_and_hide_the_value() {
         let short = STANDARD.encode([9u8; 16]);
+        let long_hex = "ab".repeat(31);
         for text in [
             "",
             "   ",
             "not base64 at all!",
             short.as_str(),
-            &"ab".repeat(31),
+            long_hex.as_str(),
         ] {
             let err = SecretBox::from_env_value(text).unwrap_err();
             assert!(

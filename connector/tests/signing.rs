@@ -278,7 +278,7 @@ fn tampering_is_detected() {
     changed[20] ^= 0x20;
     let mut longer = BODY.to_vec();
     longer.push(b' ');
-    for body in [&changed[..], &longer[..], &BODY[..BODY.len() - 1], b""] {
+    for body in [&changed[..], &longer[..], &BODY[..BODY.len() - 1], &b""[..]] {
         let err = ok(&received(&h), body).unwrap_err();
         assert_eq!(err, VerifyError::BadSignature);
         assert_eq!(err.code(), "bad_signature");
