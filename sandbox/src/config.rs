@@ -283,6 +283,31 @@ impl Default for Quirks {
     }
 }
 
+/// A rate limit on the Qonto routes (wall clock, all clients together): at most
+/// `max_requests` in any `window_secs` window, else 429 with `Retry-After`. Qonto documents
+/// 1,000 / 10 s and 10,000 / 10 min per IP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub max_requests: u32,
+    pub window_secs: u64,
+}
+
+impl RateLimit {
+    /// Qonto's documented limits.
+    pub fn documented() -> Vec<RateLimit> {
+        vec![
+            RateLimit {
+                max_requests: 1_000,
+                window_secs: 10,
+            },
+            RateLimit {
+                max_requests: 10_000,
+                window_secs: 600,
+            },
+        ]
+    }
+}
+
 /// An OAuth 2.0 client registered in the sandbox.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct OAuthClient {
@@ -339,6 +364,8 @@ pub struct SandboxConfig {
     pub attachment_threshold: Decimal,
     /// Protect `/_sandbox/*` with `Authorization: Bearer <token>`; `None` = open.
     pub control_token: Option<String>,
+    /// Rate limits (none by default; see [`RateLimit::documented`]).
+    pub rate_limits: Vec<RateLimit>,
     pub quirks: Quirks,
 }
 
@@ -427,6 +454,7 @@ impl Default for SandboxConfig {
             bulk_processing_delay: Duration::ZERO,
             attachment_threshold: Decimal::new(30_000, 0),
             control_token: None,
+            rate_limits: vec![],
             quirks: Quirks::default(),
         }
     }

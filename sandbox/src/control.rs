@@ -268,6 +268,12 @@ fn route_inner(c: &Ctx, st: &mut State, method: &str, rest: &[&str]) -> HttpResp
             c.sh.lock_faults().clear();
             ok(json!({"faults": []}))
         }
+        ("GET", ["rate_limits"]) => ok(json!({"rate_limits": st.cfg.rate_limits})),
+        ("PUT" | "POST", ["rate_limits"]) => {
+            let r = parse!(Vec<crate::config::RateLimit>);
+            st.cfg.rate_limits = r;
+            ok(json!({"rate_limits": st.cfg.rate_limits}))
+        }
         ("GET", ["decline_rules"]) => ok(json!({"decline_rules": st.cfg.decline_rules})),
         ("PUT" | "POST", ["decline_rules"]) => {
             let r = parse!(Vec<DeclineRule>);

@@ -21,6 +21,8 @@ use tokio::sync::mpsc::UnboundedSender;
 pub(crate) struct Shared {
     pub state: Mutex<State>,
     pub faults: Mutex<Vec<Fault>>,
+    /// Wall-clock times of recent Qonto-route requests, for the rate limits.
+    pub hits: Mutex<std::collections::VecDeque<std::time::Instant>>,
     pub deliveries: Arc<Mutex<Vec<WebhookDelivery>>>,
     pub webhook_tx: UnboundedSender<OutgoingWebhook>,
     pub trace_seq: AtomicU64,
@@ -41,6 +43,39 @@ impl Shared {
             }
         }
     }
+    /// Count one request against the rate limits; `Some(retry_after_secs)` when over.
+    fn rate_limited(&self) -> Option<u64> {
+        let limits = self.lock().cfg.rate_limits.clone();
+        if limits.is_empty() {
+            return None;
+        }
+        let now = std::time::Instant::now();
+        let longest = limits.iter().map(|l| l.window_secs).max().unwrap_or(0);
+        let mut hits = self.hits.lock().unwrap_or_else(|e| e.into_inner());
+        while hits
+            .front()
+            .is_some_and(|t| now.duration_since(*t).as_secs() >= longest)
+        {
+            hits.pop_front();
+        }
+        for l in &limits {
+            let window = std::time::Duration::from_secs(l.window_secs);
+            let inside: Vec<&std::time::Instant> = hits
+                .iter()
+                .filter(|t| now.duration_since(**t) < window)
+                .collect();
+            if inside.len() >= l.max_requests as usize {
+                let oldest = inside
+                    .first()
+                    .map(|t| now.duration_since(**t))
+                    .unwrap_or_default();
+                return Some(window.saturating_sub(oldest).as_secs().max(1));
+            }
+        }
+        hits.push_back(now);
+        None
+    }
+
     fn trace_id(&self) -> String {
         let n = self.trace_seq.fetch_add(1, Ordering::Relaxed);
         format!("sbx{n:013x}")
@@ -97,6 +132,17 @@ pub(crate) async fn dispatch(
     let path = req.path().to_string();
     let mut drop_after = false;
     if !path.starts_with("/_sandbox") {
+        if let Some(retry_after) = sh.rate_limited() {
+            return with_trace(
+                HttpResponse::TooManyRequests()
+                    .insert_header(("Retry-After", retry_after.to_string()))
+                    .json(json!({
+                        "errors": [{"code": "too_many_requests", "detail": "Too Many Requests"}],
+                        "trace_id": trace_id,
+                    })),
+                &trace_id,
+            );
+        }
         let (latency, terminal) = {
             let mut f = sh.lock_faults();
             faults::take(&mut f, &method, &path)

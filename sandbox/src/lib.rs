@@ -58,9 +58,9 @@ mod util;
 pub mod webhook;
 
 pub use config::{
-    ClockMode, DeclineMatch, DeclineRule, OAuthClient, Plan, Quirks, SandboxConfig, ScaAuto,
-    SeedBeneficiary, DEFAULT_ACCOUNT_IBAN, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_LOGIN,
-    DEFAULT_SECRET, DEFAULT_STAGING_TOKEN,
+    ClockMode, DeclineMatch, DeclineRule, OAuthClient, Plan, Quirks, RateLimit, SandboxConfig,
+    ScaAuto, SeedBeneficiary, DEFAULT_ACCOUNT_IBAN, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_LOGIN, DEFAULT_SECRET, DEFAULT_STAGING_TOKEN,
 };
 pub use error::SandboxError;
 pub use faults::{Fault, FaultKind};
@@ -131,6 +131,7 @@ impl Sandbox {
         let shared = web::Data::new(http::Shared {
             state: Mutex::new(state::State::new(config)),
             faults: Mutex::new(Vec::new()),
+            hits: Mutex::new(std::collections::VecDeque::new()),
             deliveries,
             webhook_tx: tx,
             trace_seq: AtomicU64::new(1),
@@ -300,6 +301,11 @@ impl RunningSandbox {
     /// Faults still armed.
     pub fn faults(&self) -> Vec<Fault> {
         self.shared.lock_faults().clone()
+    }
+
+    /// Replace the rate limits (empty = none).
+    pub fn set_rate_limits(&self, limits: Vec<RateLimit>) {
+        self.with(|s| s.cfg.rate_limits = limits);
     }
 
     pub fn set_decline_rules(&self, rules: Vec<DeclineRule>) {

@@ -382,3 +382,46 @@ async fn control_token_protects_the_control_api() {
     assert_eq!(r.status(), 200);
     t.sb.stop().await;
 }
+
+#[tokio::test]
+async fn optional_rate_limit() {
+    let t = common::start().await;
+    let r = t
+        .http
+        .put(t.url("/_sandbox/rate_limits"))
+        .json(&json!([{"max_requests": 3, "window_secs": 60}]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    for _ in 0..3 {
+        assert_eq!(
+            t.get("/v2/organization").send().await.unwrap().status(),
+            200
+        );
+    }
+    let r = t.get("/v2/organization").send().await.unwrap();
+    assert_eq!(r.status(), 429);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry));
+    // the control API is never limited
+    assert_eq!(
+        t.http
+            .get(t.url("/_sandbox/state"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    t.sb.set_rate_limits(vec![]);
+    assert_eq!(
+        t.get("/v2/organization").send().await.unwrap().status(),
+        200
+    );
+    t.sb.stop().await;
+}
