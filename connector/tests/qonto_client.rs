@@ -966,6 +966,27 @@ async fn rate_limit_retry_after_is_honoured() {
 }
 
 #[tokio::test]
+async fn service_unavailable_retry_after_is_honoured_too() {
+    let (server, client, _) = setup().await;
+    Mock::given(method("GET"))
+        .and(path("/v2/organization"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v2/organization"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"organization": {"id": "o"}})),
+        )
+        .mount(&server)
+        .await;
+    let start = Instant::now();
+    client.get_organization().await.expect("after retry");
+    assert!(start.elapsed() >= Duration::from_millis(950));
+}
+
+#[tokio::test]
 async fn rate_limit_error_carries_retry_after_when_attempts_run_out() {
     let server = MockServer::start().await;
     let mut config = config_for(&server.uri());

@@ -425,12 +425,8 @@ async fn solo_basic_plan_forbids_bulk() {
     sb.stop().await;
 }
 
-#[tokio::test]
-async fn oauth_code_exchange_and_bearer_calls_against_the_sandbox() {
-    let sb = Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox");
-    let mut config = config_for(&sb);
+async fn oauth_client(sb: &RunningSandbox) -> QontoClient {
+    let mut config = config_for(sb);
     config.api_key = None;
     config.oauth = Some(OAuthAppConfig {
         client_id: sandbox::DEFAULT_CLIENT_ID.into(),
@@ -455,11 +451,81 @@ async fn oauth_code_exchange_and_bearer_calls_against_the_sandbox() {
         .connect("cred", &code, store.as_ref())
         .await
         .expect("connect");
-    let client = QontoClient::builder(config, "org")
+    QontoClient::builder(config, "org")
         .oauth(oauth, "cred", store)
         .build()
-        .expect("client");
+        .expect("client")
+}
+
+#[tokio::test]
+async fn oauth_code_exchange_and_bearer_calls_against_the_sandbox() {
+    let sb = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    let client = oauth_client(&sb).await;
     let org = client.get_organization().await.expect("org");
     assert!(org.main_eur_account().is_some());
+    sb.stop().await;
+}
+
+#[tokio::test]
+async fn untrusted_single_transfer_with_oauth_and_mock_sca() {
+    let sb = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
+    sb.set_quirks(Quirks {
+        sca_requires_oauth: true,
+        ..Quirks::default()
+    });
+    let client = oauth_client(&sb).await;
+    let vop = client
+        .verify_payee(&VerifyPayeeRequest {
+            iban: ALICE_IBAN.into(),
+            beneficiary_name: "Alice In Wonderland".into(),
+        })
+        .await
+        .expect("vop");
+    let body = Prepared::new(&CreateTransfer {
+        vop_proof_token: vop.proof_token.0,
+        transfer: NewTransfer {
+            payee: Payee::Inline(NewBeneficiary {
+                name: "Alice In Wonderland".into(),
+                iban: ALICE_IBAN.into(),
+                bic: None,
+                email: None,
+                activity_tag: None,
+            }),
+            bank_account_id: sb.bank_account_id(),
+            reference: "INV-7".into(),
+            amount: amount("250"),
+            note: None,
+            attachment_ids: vec![],
+            scheduled_date: None,
+        },
+    })
+    .expect("body");
+    let key = IdempotencyKey::new("bill-7-attempt-1").expect("key");
+    let err = client
+        .create_transfer(&body, &key, &ScaOptions::default())
+        .await
+        .expect_err("SCA");
+    let token = err.sca_session_token().cloned().expect("challenge");
+    assert!(sb.transfer_log().is_empty(), "nothing created by the 428");
+    // replay before approval: the session is not usable yet
+    let early = client
+        .create_transfer(&body, &key, &ScaOptions::replay(None, token.clone()))
+        .await
+        .expect_err("412");
+    assert_eq!(early.class(), ErrorClass::ScaSessionInvalid);
+    client
+        .decide_mocked_sca_session(&token, MockScaDecision::Allow)
+        .await
+        .expect("allow");
+    let t = client
+        .create_transfer(&body, &key, &ScaOptions::replay(None, token))
+        .await
+        .expect("replay");
+    assert_eq!(t.status, TransferStatus::Pending);
+    assert_eq!(sb.transfer_log().len(), 1);
     sb.stop().await;
 }

@@ -317,12 +317,9 @@ impl OAuthClient {
     }
 
     async fn send_token_request(&self, req: reqwest::RequestBuilder) -> Result<TokenSet> {
-        let resp = req.send().await.map_err(|e| QontoError::from_reqwest(&e))?;
+        let resp = req.send().await.map_err(QontoError::from_reqwest)?;
         let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| QontoError::from_reqwest(&e))?;
+        let body = resp.bytes().await.map_err(QontoError::from_reqwest)?;
         if !(200..300).contains(&status) {
             let err: Option<TokenError> = serde_json::from_slice(&body).ok();
             let (error, description) = match err {

@@ -373,6 +373,7 @@ fn classify(
         408 | 500..=599 => QontoError::Server {
             status,
             errors,
+            retry_after,
             trace_id,
         },
         _ => {
@@ -698,14 +699,11 @@ impl QontoClient {
                 req.multipart(reqwest::multipart::Form::new().part("file", part))
             }
         };
-        let resp = req.send().await.map_err(|e| QontoError::from_reqwest(&e))?;
+        let resp = req.send().await.map_err(QontoError::from_reqwest)?;
         let status = resp.status().as_u16();
         let header_trace = trace_id_from_headers(resp.headers());
         let retry_after = parse_retry_after(resp.headers());
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| QontoError::from_reqwest(&e))?;
+        let body = resp.bytes().await.map_err(QontoError::from_reqwest)?;
         if (200..300).contains(&status)
             || (status == 400
                 && call.vop_bank_errors_are_results
@@ -736,6 +734,11 @@ impl QontoClient {
     /// Decodes `{"<key>": T}`.
     fn decode_field<T: DeserializeOwned>(resp: &Response, key: &str) -> Result<T> {
         let mut v: Value = Self::decode(resp)?;
+        Self::take_field(resp, &mut v, key)
+    }
+
+    /// Takes `key` out of an answer already parsed as `v`.
+    fn take_field<T: DeserializeOwned>(resp: &Response, v: &mut Value, key: &str) -> Result<T> {
         let inner = v
             .get_mut(key)
             .map(Value::take)
@@ -780,10 +783,10 @@ impl QontoClient {
             call.query.push(("page", page.to_string()));
             call.query.push(("per_page", "100".into()));
             let resp = self.execute(&call).await?;
-            let items: Vec<T> = Self::decode_field(&resp, key)?;
+            let mut v: Value = Self::decode(&resp)?;
+            let items: Vec<T> = Self::take_field(&resp, &mut v, key)?;
             let n = items.len();
             out.extend(items);
-            let v: Value = Self::decode(&resp)?;
             let meta: Meta = v
                 .get("meta")
                 .cloned()

@@ -84,6 +84,8 @@ pub enum QontoError {
         status: u16,
         /// Error items, if the body had any.
         errors: Vec<ApiErrorItem>,
+        /// Delay asked for by `Retry-After` (e.g. on 503), if any.
+        retry_after: Option<Duration>,
         /// Qonto trace id.
         trace_id: Option<String>,
     },
@@ -101,7 +103,7 @@ pub enum QontoError {
     Network {
         /// What kind of failure.
         kind: NetworkErrorKind,
-        /// Description (never contains secrets: reqwest errors name the URL, which has none).
+        /// Description (the URL is left out: it may hold IBANs or an SCA token).
         message: String,
     },
     /// 428 with an `sca_session_token`: poll `GET /v2/sca_sessions/{token}` then replay.
@@ -294,7 +296,8 @@ impl QontoError {
     /// The delay asked for by Qonto's `Retry-After`, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            QontoError::RateLimited { retry_after, .. } => *retry_after,
+            QontoError::RateLimited { retry_after, .. }
+            | QontoError::Server { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -386,7 +389,7 @@ impl QontoError {
         )
     }
 
-    pub(crate) fn from_reqwest(err: &reqwest::Error) -> Self {
+    pub(crate) fn from_reqwest(err: reqwest::Error) -> Self {
         let kind = if err.is_timeout() {
             NetworkErrorKind::Timeout
         } else if err.is_connect() {
@@ -394,9 +397,10 @@ impl QontoError {
         } else {
             NetworkErrorKind::Reset
         };
-        // reqwest's Display names the URL; ours never carry secrets (tokens go in headers).
+        // Without the URL: its query may hold IBANs, its path an SCA session token.
+        let err = err.without_url();
         let mut message = err.to_string();
-        let mut source = std::error::Error::source(err);
+        let mut source = std::error::Error::source(&err);
         while let Some(s) = source {
             message.push_str(": ");
             message.push_str(&s.to_string());

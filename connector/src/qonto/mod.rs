@@ -9,6 +9,8 @@
 //! * [`TokenStore`] / [`OAuthClient`]: OAuth 2.0 with rotating refresh tokens.
 //! * [`AuditSink`]: one [`QontoCallRecord`] per HTTP exchange, without secrets.
 
+#![warn(missing_docs)]
+
 mod audit;
 mod auth;
 mod client;
