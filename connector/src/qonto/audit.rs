@@ -20,7 +20,8 @@ pub enum CallOutcome {
 /// One HTTP exchange with Qonto (one attempt: a retried call gives several records).
 #[derive(Debug, Clone, Serialize)]
 pub struct QontoCallRecord {
-    /// The billbridge organization the call was made for.
+    /// The billbridge organization the call was made for (empty for OAuth token-endpoint
+    /// calls, which belong to a credential, not to one client).
     pub organization_id: String,
     /// HTTP method.
     pub method: String,
