@@ -11,6 +11,9 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "billbridge", version, about, long_about = None)]
 struct Cli {
+    /// Configuration file (default: ./billbridge.toml when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -23,6 +26,36 @@ enum Command {
     /// Exit status: 0 when every file was read, 1 when at least one could not be read, 2 for
     /// usage errors.
     Parse(ParseArgs),
+    /// Run the HTTP API (and apply pending migrations first, unless configured otherwise).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage organizations.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
+    /// Create an admin token (manages organizations over the API).
+    AdminToken {
+        /// A name to recognise the token by.
+        #[arg(long, default_value = "admin")]
+        name: String,
+    },
+    /// Run the offline Qonto sandbox (an in-memory simulator of the Qonto Business API).
+    Sandbox {
+        /// Port to listen on (127.0.0.1).
+        #[arg(long, default_value_t = 8089)]
+        port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum OrgsCommand {
+    /// Create an organization and print its first API token.
+    Create {
+        /// The organization's name.
+        name: String,
+    },
+    /// List organizations.
+    List,
 }
 
 #[derive(Debug, clap::Args)]
@@ -43,14 +76,39 @@ struct ParseArgs {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Parse(args) => commands::parse::run(
-            &args.files,
-            commands::parse::Options {
-                max_bytes: args.max_bytes,
-                accept_any_specification: args.accept_any_specification,
-                mapping: args.mapping,
-            },
-        ),
+    let config = cli.config.as_deref();
+    let result = match cli.command {
+        Command::Parse(args) => {
+            return commands::parse::run(
+                &args.files,
+                commands::parse::Options {
+                    max_bytes: args.max_bytes,
+                    accept_any_specification: args.accept_any_specification,
+                    mapping: args.mapping,
+                },
+            )
+        }
+        Command::Serve => run_async(commands::serve::serve(config)),
+        Command::Migrate => run_async(commands::serve::migrate(config)),
+        Command::Orgs(OrgsCommand::Create { name }) => {
+            run_async(commands::serve::orgs_create(config, &name))
+        }
+        Command::Orgs(OrgsCommand::List) => run_async(commands::serve::orgs_list(config)),
+        Command::AdminToken { name } => run_async(commands::serve::admin_token(config, &name)),
+        Command::Sandbox { port } => run_async(commands::serve::sandbox(port)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("billbridge: {e:#}");
+            ExitCode::from(1)
+        }
     }
+}
+
+fn run_async<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
 }

@@ -1,5 +1,10 @@
 //! The billbridge service: store, Qonto client, payment engine, callbacks and HTTP API.
 
+pub mod config;
+pub mod http;
+pub mod ids;
 pub mod qonto;
 pub mod secrets;
 pub mod signing;
+pub mod store;
+pub mod telemetry;

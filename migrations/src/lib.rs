@@ -1,1 +1,16 @@
-//! Database migrations for billbridge; the same migrations run on SQLite and PostgreSQL.
+//! Database migrations for billbridge. The same migrations run on SQLite (the embedded default)
+//! and PostgreSQL: they are written with sea-query's schema builder, never in one dialect's SQL.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_initial;
+
+/// All migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261127_000001_initial::Migration)]
+    }
+}

@@ -1,3 +1,4 @@
-//! One module per subcommand.
+//! One module per group of subcommands.
 
 pub mod parse;
+pub mod serve;

@@ -1,0 +1,41 @@
+//! `/openapi.json`: the OpenAPI document of every endpoint (utoipa).
+
+use actix_web::{web, HttpResponse};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+struct Bearer;
+
+impl Modify for Bearer {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "billbridge", description = "Pay supplier bills from your ERP through Qonto."),
+    paths(
+        super::health::healthz, super::health::readyz, super::metrics::render,
+        super::intake::receive_bill,
+        super::admin::create_org, super::admin::list_orgs,
+        super::admin::create_source, super::admin::list_sources, super::admin::get_source,
+        super::admin::rotate_secret, super::admin::set_callback, super::admin::set_mapping, super::admin::get_mapping,
+        super::admin::list_bills, super::admin::get_bill, super::admin::hold_bill, super::admin::release_bill,
+        super::admin::cancel_bill, super::admin::audit,
+    ),
+    modifiers(&Bearer)
+)]
+pub struct ApiDoc;
+
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/openapi.json", web::get().to(openapi_json));
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,174 @@
+//! The database: SQLite (embedded default) or PostgreSQL, through sea-orm.
+//!
+//! Every query that reads or changes an organization's data goes through [`Scoped`], which
+//! carries the organization id and adds it to every filter: a token of one organization cannot
+//! reach another's rows, whatever a handler does (DESIGN §3 invariant 8).
+//!
+//! SQLite allows one writer at a time; billbridge serialises its write transactions in-process
+//! (a single-writer lock) instead of letting concurrent transactions fail with `SQLITE_BUSY`.
+//! PostgreSQL needs no such lock.
+
+pub mod audit;
+pub mod bills;
+pub mod entities;
+pub mod jobs;
+pub mod orgs;
+pub mod sources;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use migrations::MigratorTrait;
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr,
+    TransactionTrait,
+};
+
+use crate::ids::OrgId;
+
+/// A storage error. `is_transient` says whether retrying later may succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Connection and lock problems may pass; constraint violations and missing rows will not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Db(e) => {
+                matches!(
+                    e,
+                    DbErr::Conn(_) | DbErr::ConnectionAcquire(_) | DbErr::Exec(_)
+                ) && e.sql_err().is_none()
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether this is a unique-constraint violation (a concurrent insert won the race).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(self, StoreError::Db(e) if matches!(e.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_))))
+    }
+}
+
+/// A write transaction; on SQLite it also holds the single-writer lock until it ends.
+pub struct WriteTxn {
+    pub txn: DatabaseTransaction,
+    _guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTxn {
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.txn.commit().await?;
+        Ok(())
+    }
+}
+
+/// The database handle shared by the HTTP server, the workers and the CLI.
+#[derive(Clone)]
+pub struct Store {
+    db: DatabaseConnection,
+    write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl Store {
+    /// Connect. SQLite gets WAL, `synchronous=FULL` (a commit is on disk before we answer
+    /// 201), a busy timeout and foreign keys.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let mut opts = ConnectOptions::new(url.to_string());
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(30))
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Full)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        let db = Database::connect(opts).await?;
+        let write_lock = (db.get_database_backend() == DatabaseBackend::Sqlite)
+            .then(|| Arc::new(tokio::sync::Mutex::new(())));
+        Ok(Store { db, write_lock })
+    }
+
+    pub fn connection(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    /// Apply pending migrations.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        migrations::Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Names of migrations not yet applied.
+    pub async fn pending_migrations(&self) -> Result<Vec<String>, StoreError> {
+        Ok(migrations::Migrator::get_pending_migrations(&self.db)
+            .await?
+            .iter()
+            .map(|m| m.name().to_string())
+            .collect())
+    }
+
+    /// A cheap round trip, for `/readyz`.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Begin a write transaction (serialised on SQLite).
+    pub async fn begin_write(&self) -> Result<WriteTxn, StoreError> {
+        let guard = match &self.write_lock {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let txn = self.db.begin().await?;
+        Ok(WriteTxn { txn, _guard: guard })
+    }
+
+    /// Queries limited to one organization's rows.
+    pub fn scoped(&self, org: &OrgId) -> Scoped<'_> {
+        Scoped {
+            store: self,
+            org: org.clone(),
+        }
+    }
+}
+
+/// A view of the store limited to one organization: every finder filters on its id.
+pub struct Scoped<'a> {
+    pub(crate) store: &'a Store,
+    pub(crate) org: OrgId,
+}
+
+impl Scoped<'_> {
+    pub fn org(&self) -> &OrgId {
+        &self.org
+    }
+}
+
+/// The time rows are stamped with.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now()
+}
+
+/// SHA-256 in lower-case hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
