@@ -362,6 +362,10 @@ pub struct SandboxConfig {
     pub bulk_processing_delay: Duration,
     /// Above this amount a transfer needs an attachment (30,000 EUR).
     pub attachment_threshold: Decimal,
+    /// 4-eyes payment policy: transfers (single or bulk item) above this amount are refused
+    /// with 400 `payment_policy_approval_required` (submit a transfer request instead).
+    /// `None` = no policy.
+    pub payment_policy_threshold: Option<Decimal>,
     /// Protect `/_sandbox/*` with `Authorization: Bearer <token>`; `None` = open.
     pub control_token: Option<String>,
     /// Rate limits (none by default; see [`RateLimit::documented`]).
@@ -453,6 +457,7 @@ impl Default for SandboxConfig {
             settlement_delay: Duration::from_secs(3600),
             bulk_processing_delay: Duration::ZERO,
             attachment_threshold: Decimal::new(30_000, 0),
+            payment_policy_threshold: None,
             control_token: None,
             rate_limits: vec![],
             quirks: Quirks::default(),

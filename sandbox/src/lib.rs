@@ -303,6 +303,11 @@ impl RunningSandbox {
         self.shared.lock_faults().clone()
     }
 
+    /// Set (or remove) the 4-eyes payment policy threshold.
+    pub fn set_payment_policy_threshold(&self, threshold: Option<Decimal>) {
+        self.with(|s| s.cfg.payment_policy_threshold = threshold);
+    }
+
     /// Replace the rate limits (empty = none).
     pub fn set_rate_limits(&self, limits: Vec<RateLimit>) {
         self.with(|s| s.cfg.rate_limits = limits);

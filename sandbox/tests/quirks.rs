@@ -180,3 +180,32 @@ async fn realtime_clock_settles_without_requests() {
     assert!(settled);
     t.sb.stop().await;
 }
+
+#[tokio::test]
+async fn payment_policy_threshold() {
+    let t = common::start().await;
+    t.sb.set_payment_policy_threshold(Some("1000".parse().unwrap()));
+    let body = t.transfer_body("ACME SAS", "1000.01", "PP-1").await;
+    let r = t
+        .post("/v2/sepa/transfers")
+        .header("X-Qonto-Idempotency-Key", "pp1")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        common::json(r).await["errors"][0]["code"],
+        "payment_policy_approval_required"
+    );
+    let body = t.transfer_body("ACME SAS", "1000.00", "PP-2").await;
+    let r = t
+        .post("/v2/sepa/transfers")
+        .header("X-Qonto-Idempotency-Key", "pp2")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    t.sb.stop().await;
+}

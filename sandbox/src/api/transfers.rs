@@ -172,6 +172,17 @@ pub(crate) fn business_checks(
         )
         .pointer(format!("{p}/attachment_ids")));
     }
+    if st
+        .cfg
+        .payment_policy_threshold
+        .is_some_and(|limit| cents_to_decimal(spec.amount_cents) > limit)
+    {
+        return Err(ErrObj::new(
+            "payment_policy_approval_required",
+            "This transfer requires an approval under the organization's payment policy: create a transfer request",
+        )
+        .pointer(format!("{p}/amount")));
+    }
     if st.account.authorized_balance_cents - reserved_cents < spec.amount_cents {
         return Err(
             ErrObj::new("insufficient_funds", "The account has insufficient funds")
@@ -229,7 +240,14 @@ pub(crate) fn create(st: &mut State, call: &Call) -> Result<Reply, ApiError> {
     }
     let (_, iban, trusted) =
         resolve_payee(st, &spec, "/transfer").map_err(|e| ApiError::one(422, e))?;
-    business_checks(st, &spec, "/transfer", 0).map_err(|e| ApiError::one(422, e))?;
+    business_checks(st, &spec, "/transfer", 0).map_err(|e| {
+        let status = if e.code == "payment_policy_approval_required" {
+            400
+        } else {
+            422
+        };
+        ApiError::one(status, e)
+    })?;
     super::vop::require_token(st, body, &BTreeSet::from([iban.clone()]), false)?;
     let needs_sca = !(trusted && matches!(spec.beneficiary, BenRef::Id(_)));
     if needs_sca && !call.sca_verified {
