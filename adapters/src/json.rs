@@ -130,10 +130,12 @@ impl JsonMapping {
                 ));
             }
             if let FieldSource::Dated { date_format, .. } = source {
-                let sample = NaiveDate::from_ymd_opt(2026, 1, 31)
-                    .map(|d| d.format(date_format).to_string())
-                    .unwrap_or_default();
-                if NaiveDate::parse_from_str(&sample, date_format).is_err() {
+                // `format(…).to_string()` panics on an invalid format string: write it instead.
+                use std::fmt::Write;
+                let mut sample = String::new();
+                let formatted = NaiveDate::from_ymd_opt(2026, 1, 31)
+                    .is_some_and(|d| write!(sample, "{}", d.format(date_format)).is_ok());
+                if !formatted || NaiveDate::parse_from_str(&sample, date_format).is_err() {
                     return Err(ParseError::new(
                         ErrorCode::InvalidMapping,
                         format!("field {field:?}: date format {date_format:?} does not name a day"),

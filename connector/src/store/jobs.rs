@@ -115,7 +115,8 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let (p_queued, p_running, p_now, p_now2) = match backend {
+        // Placeholders in the order they appear in the SQL (SQLite's `?` are positional).
+        let (p_queued, p_now, p_running, p_now2) = match backend {
             DatabaseBackend::Postgres => ("$1", "$2", "$3", "$4"),
             _ => ("?", "?", "?", "?"),
         };
@@ -132,8 +133,8 @@ impl Store {
         );
         let mut values: Vec<sea_orm::Value> = vec![
             state::QUEUED.into(),
-            state::RUNNING.into(),
             at.into(),
+            state::RUNNING.into(),
             at.into(),
         ];
         values.extend(kinds.iter().map(|k| sea_orm::Value::from(k.to_string())));
