@@ -170,7 +170,10 @@ impl RawSettings {
                 )))
             }
             Some(p) => fig = fig.merge(Toml::file_exact(p)),
-            None => fig = fig.merge(Toml::file_exact("billbridge.toml")),
+            None if Path::new("billbridge.toml").exists() => {
+                fig = fig.merge(Toml::file_exact("billbridge.toml"))
+            }
+            None => {}
         }
         fig = fig.merge(Env::prefixed("BILLBRIDGE__").split("__"));
         if let Ok(url) = std::env::var("BILLBRIDGE_DATABASE_URL") {
@@ -288,6 +291,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's closure type is figment's, not ours
     fn toml_and_environment() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
@@ -304,6 +308,9 @@ mod tests {
             assert_eq!(s.log_format, LogFormat::Json);
             assert_eq!(s.log_level, "debug");
             assert_eq!(s.database_url, "postgres://u@h/db");
+            // No file named and no ./billbridge.toml: defaults and environment only.
+            let s = RawSettings::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(s.log.level, "debug");
             jail.create_file("bad.toml", "[server]\nbnd = 1\n")?;
             let e = RawSettings::load(Some(Path::new("bad.toml")))
                 .unwrap_err()

@@ -113,10 +113,15 @@ impl Store {
 }
 
 impl Scoped<'_> {
-    async fn source_model(&self, id: &SourceId) -> Result<source::Model, StoreError> {
+    /// This organization's source `id`, read on `conn` (a transaction or the pool).
+    async fn source_model<C: sea_orm::ConnectionTrait>(
+        &self,
+        conn: &C,
+        id: &SourceId,
+    ) -> Result<source::Model, StoreError> {
         source::Entity::find_by_id(id.to_string())
             .filter(source::Column::OrgId.eq(self.org.to_string()))
-            .one(self.store.connection())
+            .one(conn)
             .await?
             .ok_or(StoreError::NotFound("source"))
     }
@@ -174,7 +179,7 @@ impl Scoped<'_> {
     }
 
     pub async fn get_source(&self, id: &SourceId) -> Result<Source, StoreError> {
-        to_source(&self.source_model(id).await?)
+        to_source(&self.source_model(self.store.connection(), id).await?)
     }
 
     pub async fn list_sources(&self) -> Result<Vec<Source>, StoreError> {
@@ -197,11 +202,7 @@ impl Scoped<'_> {
         keys: &SecretBox,
     ) -> Result<WebhookSecret, StoreError> {
         let w = self.store.begin_write().await?;
-        let m = source::Entity::find_by_id(id.to_string())
-            .filter(source::Column::OrgId.eq(self.org.to_string()))
-            .one(&w.txn)
-            .await?
-            .ok_or(StoreError::NotFound("source"))?;
+        let m = self.source_model(&w.txn, id).await?;
         let at = now();
         let mut secrets = live(stored(&m)?, at);
         for s in &mut secrets {
@@ -243,11 +244,7 @@ impl Scoped<'_> {
     ) -> Result<WebhookSecret, StoreError> {
         let secret = WebhookSecret::generate().map_err(corrupt)?;
         let w = self.store.begin_write().await?;
-        let m = source::Entity::find_by_id(id.to_string())
-            .filter(source::Column::OrgId.eq(self.org.to_string()))
-            .one(&w.txn)
-            .await?
-            .ok_or(StoreError::NotFound("source"))?;
+        let m = self.source_model(&w.txn, id).await?;
         let sealed = keys
             .encrypt(
                 secrecy::ExposeSecret::expose_secret(&secret.expose_whsec()).as_bytes(),
@@ -282,11 +279,7 @@ impl Scoped<'_> {
         mapping: Option<&adapters::JsonMapping>,
     ) -> Result<(), StoreError> {
         let w = self.store.begin_write().await?;
-        let m = source::Entity::find_by_id(id.to_string())
-            .filter(source::Column::OrgId.eq(self.org.to_string()))
-            .one(&w.txn)
-            .await?
-            .ok_or(StoreError::NotFound("source"))?;
+        let m = self.source_model(&w.txn, id).await?;
         let mut am: source::ActiveModel = m.into();
         am.mapping = Set(mapping
             .map(serde_json::to_string)
@@ -303,7 +296,7 @@ impl Scoped<'_> {
         &self,
         id: &SourceId,
     ) -> Result<Option<adapters::JsonMapping>, StoreError> {
-        let m = self.source_model(id).await?;
+        let m = self.source_model(self.store.connection(), id).await?;
         m.mapping
             .as_deref()
             .map(serde_json::from_str)
