@@ -33,6 +33,21 @@ enum Command {
     /// Manage organizations.
     #[command(subcommand)]
     Orgs(OrgsCommand),
+    /// Manage sources (where bills come from).
+    #[command(subcommand)]
+    Sources(SourcesCommand),
+    /// Read a backlog of bills (files or folders of .xml, .pdf, .json) into a source, with a
+    /// progress bar and a summary of what was accepted, held and rejected.
+    ///
+    /// Exit status: 0 when every file was accepted (new or already known), 1 otherwise.
+    Ingest {
+        /// Files or folders.
+        #[arg(required = true, value_name = "FILE|DIR")]
+        paths: Vec<PathBuf>,
+        /// The source the bills come from (src_…).
+        #[arg(long)]
+        source: String,
+    },
     /// Create an admin token (manages organizations over the API).
     AdminToken {
         /// A name to recognise the token by.
@@ -56,6 +71,21 @@ enum OrgsCommand {
     },
     /// List organizations.
     List,
+}
+
+#[derive(Debug, Subcommand)]
+enum SourcesCommand {
+    /// Create a source and print its signing secret.
+    Create {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The source's name.
+        name: String,
+        /// What it is (`erp`, `upload`, `email`…).
+        #[arg(long, default_value = "erp")]
+        kind: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -94,6 +124,16 @@ fn main() -> ExitCode {
             run_async(commands::serve::orgs_create(config, &name))
         }
         Command::Orgs(OrgsCommand::List) => run_async(commands::serve::orgs_list(config)),
+        Command::Sources(SourcesCommand::Create { org, name, kind }) => {
+            run_async(commands::ingest::sources_create(config, &org, &name, &kind))
+        }
+        Command::Ingest { paths, source } => {
+            match run_async(commands::ingest::ingest(config, &paths, &source)) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
+        }
         Command::AdminToken { name } => run_async(commands::serve::admin_token(config, &name)),
         Command::Sandbox { port } => run_async(commands::serve::sandbox(port)),
     };
@@ -106,7 +146,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_async<F: std::future::Future<Output = anyhow::Result<()>>>(f: F) -> anyhow::Result<()> {
+fn run_async<T, F: std::future::Future<Output = anyhow::Result<T>>>(f: F) -> anyhow::Result<T> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -1,4 +1,5 @@
 //! One module per group of subcommands.
 
+pub mod ingest;
 pub mod parse;
 pub mod serve;

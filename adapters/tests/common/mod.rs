@@ -3,9 +3,9 @@
 
 use adapters::{Bill, ParseError, ParseOptions};
 
-pub const UBL: &str = include_str!("fixtures/ubl-invoice.xml");
-pub const CII: &str = include_str!("fixtures/cii-invoice.xml");
-pub const JSON: &str = include_str!("fixtures/bill.json");
+pub const UBL: &str = include_str!("../fixtures/ubl-invoice.xml");
+pub const CII: &str = include_str!("../fixtures/cii-invoice.xml");
+pub const JSON: &str = include_str!("../fixtures/bill.json");
 
 pub fn parse(doc: &str) -> Bill {
     parse_bytes(doc.as_bytes()).unwrap_or_else(|e| panic!("expected a bill, got {e}"))
