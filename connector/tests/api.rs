@@ -610,3 +610,45 @@ async fn json_mapping_reads_an_erp_payload() {
         assert_eq!(v["status"], "ready");
     }
 }
+
+#[tokio::test]
+async fn concurrent_first_bills_of_a_new_supplier_are_all_accepted() {
+    // Twenty different invoices of one supplier nobody knows yet, at the same moment: they race
+    // to create the supplier and its IBAN; every one must still become a bill.
+    for db in databases().await {
+        let app = std::sync::Arc::new(TestApp::spawn(&db).await);
+        let (_, token) = app.org("Acme").await;
+        let (src, secret) = app.source(&token, "erp").await;
+        let mut tasks = Vec::new();
+        for i in 0..20 {
+            let (app, src, secret) = (app.clone(), src.clone(), secret.clone());
+            tasks.push(tokio::spawn(async move {
+                let body = UBL.replace("FA-2026-0042", &format!("RACE-{i}"));
+                app.send(
+                    &src,
+                    &secret,
+                    &format!("m{i}"),
+                    "application/xml",
+                    body.as_bytes(),
+                )
+                .await
+                .status()
+                .as_u16()
+            }));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), 201, "{db}");
+        }
+        let page: serde_json::Value = app
+            .client
+            .get(app.url("/v1/bills?status=ready&limit=100"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["bills"].as_array().unwrap().len(), 20, "{db}");
+    }
+}

@@ -232,15 +232,24 @@ impl Store {
     /// Record an incoming bill. Repeats (same webhook-id, or same source and external id)
     /// return the existing bill; concurrent repeats resolve to exactly one bill.
     pub async fn record_bill(&self, new: NewBill<'_>) -> Result<IntakeOutcome, StoreError> {
-        match self.try_record_bill(&new).await {
-            Err(e) if e.is_unique_violation() => {
-                // A concurrent request with the same key won the race: answer with its bill.
-                self.find_existing(self.connection(), &new)
-                    .await?
-                    .map(IntakeOutcome::Existing)
-                    .ok_or(e)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.try_record_bill(&new).await {
+                Err(e) if e.is_unique_violation() => {
+                    // A concurrent request with the same key won the race: answer with its bill.
+                    if let Some(view) = self.find_existing(self.connection(), &new).await? {
+                        return Ok(IntakeOutcome::Existing(view));
+                    }
+                    // Otherwise another bill created the same supplier or supplier IBAN at the
+                    // same moment (PostgreSQL runs intakes concurrently): do it again, the row
+                    // is there now.
+                    if attempt >= 3 {
+                        return Err(e);
+                    }
+                }
+                other => return other,
             }
-            other => other,
         }
     }
 
