@@ -102,7 +102,7 @@ pub async fn render(state: State) -> HttpResponse {
         .body(out)
 }
 
-/// Middleware counting requests and their latency per route pattern.
+/// Middleware counting requests and their latency per route pattern, and writing the access log.
 pub struct RequestMetrics;
 
 impl<S, B> Transform<S, ServiceRequest> for RequestMetrics
@@ -152,6 +152,14 @@ where
                         .unwrap_or_else(|| "unmatched".to_string()),
                     status: res.status().as_u16(),
                 };
+                // The access log: route pattern (never the raw path or query), status, time.
+                tracing::info!(
+                    method = %labels.method,
+                    route = %labels.route,
+                    status = labels.status,
+                    ms = start.elapsed().as_millis() as u64,
+                    "request"
+                );
                 state.metrics.http_requests.get_or_create(&labels).inc();
                 state
                     .metrics

@@ -82,7 +82,6 @@ impl Application {
                             .error_handler(|err, _| ApiError::not_found(&err.to_string()).into()),
                     )
                     .wrap(metrics::RequestMetrics)
-                    .wrap(tracing_actix())
                     .configure(health::routes)
                     .configure(openapi::routes)
                     .service(
@@ -108,11 +107,6 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
     }
-}
-
-fn tracing_actix() -> actix_web::middleware::Logger {
-    // Access log without query strings (they may carry filters, never secrets, but keep it lean).
-    actix_web::middleware::Logger::new("%s %r %Dms").exclude("/healthz")
 }
 
 /// Who is calling: the bootstrap admin token from configuration, or a stored token.
