@@ -238,6 +238,9 @@ impl RawSettings {
                 "must be between 1 and 3600",
             ));
         }
+        if let Some(q) = &self.qonto {
+            q.validate().map_err(|e| invalid("qonto", e.to_string()))?;
+        }
         Ok(Settings {
             database_url: url,
             max_connections: self.database.max_connections,
@@ -308,6 +311,17 @@ mod tests {
             assert_eq!(s.log_format, LogFormat::Json);
             assert_eq!(s.log_level, "debug");
             assert_eq!(s.database_url, "postgres://u@h/db");
+            // The Qonto section is validated too: the sandbox needs a staging token.
+            jail.create_file(
+                "q.toml",
+                "[qonto]\nenvironment = \"sandbox\"\n[qonto.api_key]\nlogin = \"acme-1\"\nsecret_key = \"s\"\n",
+            )?;
+            let e = RawSettings::load(Some(Path::new("q.toml")))
+                .map_err(|e| e.to_string())?
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("qonto") && e.contains("staging token"), "{e}");
             // No file named and no ./billbridge.toml: defaults and environment only.
             let s = RawSettings::load(None).map_err(|e| e.to_string())?;
             assert_eq!(s.log.level, "debug");
