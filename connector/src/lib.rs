@@ -3,6 +3,7 @@
 pub mod config;
 pub mod http;
 pub mod ids;
+pub mod intake;
 pub mod qonto;
 pub mod secrets;
 pub mod signing;

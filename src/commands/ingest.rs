@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use connector::ids::{OrgId, SourceId};
+use connector::intake::Received;
 use connector::secrets::SecretBox;
-use connector::store::bills::{IntakeOutcome, NewBill};
-use connector::store::{sha256_hex, Store};
+use connector::store::bills::{code, IntakeOutcome};
+use connector::store::Store;
 use indicatif::{ProgressBar, ProgressStyle};
 use secrecy::ExposeSecret;
 
@@ -89,7 +90,6 @@ pub async fn ingest(
     let (mut ready, mut repeats) = (0usize, 0usize);
     let mut held: BTreeMap<String, usize> = BTreeMap::new();
     let mut rejected: Vec<(String, String)> = Vec::new();
-    let opts = adapters::ParseOptions::default();
     for file in &files {
         bar.set_message(
             file.file_name()
@@ -101,60 +101,34 @@ pub async fn ingest(
         let content_type = match adapters::sniff(&bytes) {
             Some(adapters::Format::Pdf) => "application/pdf",
             Some(adapters::Format::Json) => "application/json",
-            _ => "application/xml",
+            Some(adapters::Format::Xml) => "application/xml",
+            None => "application/octet-stream",
         };
-        let parsed = match content_type {
-            "application/json" => adapters::parse_json(&bytes, src.mapping.as_ref(), &opts),
-            _ => adapters::parse(&bytes, &opts),
-        };
-        match parsed {
-            Err(e) => {
-                store
-                    .record_rejection(
-                        &src.source.org_id,
-                        &source,
-                        content_type,
-                        &bytes,
-                        e.code.as_str(),
-                        &e.message,
-                    )
-                    .await?;
-                rejected.push((file.display().to_string(), e.to_string()));
-            }
-            Ok(bill) => {
-                let sha = sha256_hex(&bytes);
-                let external_id = bill
-                    .external_id
-                    .clone()
-                    .unwrap_or_else(|| format!("sha256:{sha}"));
-                let outcome = store
-                    .record_bill(NewBill {
-                        org_id: &src.source.org_id,
-                        source_id: &source,
-                        external_id: Some(external_id),
-                        webhook_id: None,
-                        content_type,
-                        body: &bytes,
-                        body_sha256: sha,
-                        bill,
-                        actor: "ingest",
-                    })
-                    .await?;
-                match outcome {
-                    IntakeOutcome::Existing(_) => repeats += 1,
-                    IntakeOutcome::Created(v) if v.status == "ready" => ready += 1,
-                    IntakeOutcome::Created(v) => {
-                        for h in v.hold_reasons {
-                            let code = serde_json::to_value(h)
-                                .ok()
-                                .and_then(|v| v.as_str().map(str::to_string))
-                                .unwrap_or_default();
-                            *held.entry(code).or_default() += 1;
-                        }
-                        *held.entry(String::new()).or_default() += 1;
+        let received = connector::intake::receive(
+            &store,
+            &src,
+            connector::intake::Document {
+                content_type,
+                body: &bytes,
+                external_id: None,
+                webhook_id: None,
+                max_bytes: adapters::DEFAULT_MAX_BYTES,
+                actor: "ingest",
+            },
+        )
+        .await?;
+        match received {
+            Received::Rejected(e) => rejected.push((file.display().to_string(), e.to_string())),
+            Received::Recorded(outcome) => match *outcome {
+                IntakeOutcome::Existing(_) => repeats += 1,
+                IntakeOutcome::Created(v) if v.status == "ready" => ready += 1,
+                IntakeOutcome::Created(v) => {
+                    for h in &v.hold_reasons {
+                        *held.entry(code(h)).or_default() += 1;
                     }
+                    *held.entry(String::new()).or_default() += 1;
                 }
-            }
+            },
         }
         bar.inc(1);
     }

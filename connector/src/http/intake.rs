@@ -8,9 +8,10 @@ use tracing::Instrument;
 use super::error::ApiError;
 use super::State;
 use crate::ids::SourceId;
+use crate::intake::Received;
 use crate::signing::{self, ReceivedHeaders};
-use crate::store::bills::{BillView, IntakeOutcome, NewBill};
-use crate::store::{sha256_hex, StoreError};
+use crate::store::bills::{BillView, IntakeOutcome};
+use crate::store::StoreError;
 
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/sources/{source_id}/bills", web::post().to(receive_bill));
@@ -129,31 +130,33 @@ pub async fn receive_bill(
             tracing::warn!(code = e.code(), "intake refused: signature");
             return Err(ApiError::unauthorized(e.code(), e.to_string()));
         }
-        let webhook_id = headers.webhook_id.map(str::to_string);
-
-        let opts = adapters::ParseOptions {
-            max_bytes: limit,
-            ..adapters::ParseOptions::default()
-        };
-        let parsed = match content_type {
-            "application/json" => adapters::parse_json(&body, src.mapping.as_ref(), &opts),
-            "application/pdf" => adapters::parse_pdf(&body, &opts),
-            _ => adapters::parse_xml(&body, &opts),
-        };
-        let bill = match parsed {
-            Ok(b) => b,
-            Err(e) => {
-                state
-                    .store
-                    .record_rejection(
-                        &src.source.org_id,
-                        &source_id,
-                        content_type,
-                        &body,
-                        e.code.as_str(),
-                        &e.message,
-                    )
-                    .await?;
+        let header_external_id = req
+            .headers()
+            .get("billbridge-external-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|v| !v.is_empty() && v.len() <= 200)
+            .map(str::to_string);
+        let received = crate::intake::receive(
+            &state.store,
+            &src,
+            crate::intake::Document {
+                content_type,
+                body: &body,
+                external_id: header_external_id,
+                webhook_id: headers.webhook_id.map(str::to_string),
+                max_bytes: limit,
+                actor: "intake",
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, "webhook_id_reused", m),
+            other => other.into(),
+        })?;
+        let outcome = match received {
+            Received::Recorded(outcome) => *outcome,
+            Received::Rejected(e) => {
                 state.metrics.intake("rejected", e.code.as_str());
                 tracing::info!(
                     code = e.code.as_str(),
@@ -166,39 +169,6 @@ pub async fn receive_bill(
                 ));
             }
         };
-        let sha = sha256_hex(&body);
-        let external_id = bill
-            .external_id
-            .clone()
-            .or_else(|| {
-                req.headers()
-                    .get("billbridge-external-id")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::trim)
-                    .filter(|v| !v.is_empty() && v.len() <= 200)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| format!("sha256:{sha}"));
-        let outcome = state
-            .store
-            .record_bill(NewBill {
-                org_id: &src.source.org_id,
-                source_id: &source_id,
-                external_id: Some(external_id),
-                webhook_id,
-                content_type,
-                body: &body,
-                body_sha256: sha,
-                bill,
-                actor: "intake",
-            })
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(m) => {
-                    ApiError::new(StatusCode::CONFLICT, "webhook_id_reused", m)
-                }
-                other => other.into(),
-            })?;
         Ok(match outcome {
             IntakeOutcome::Created(view) => {
                 tracing::Span::current().record("bill_id", tracing::field::display(&view.id));

@@ -132,6 +132,14 @@ pub struct BillFilter {
     pub cursor: Option<String>,
 }
 
+/// The snake_case code serde gives a unit enum variant (`HoldReason::IbanChanged` → `iban_changed`).
+pub fn code<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
 fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
@@ -444,10 +452,7 @@ impl Store {
             hold_reasons: Set(serde_json::to_string(&bill.hold_reasons).map_err(corrupt)?),
             warnings: Set(serde_json::to_string(&bill.warnings).map_err(corrupt)?),
             syntax: Set(bill.syntax.as_str().to_string()),
-            kind: Set(serde_json::to_value(bill.kind)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default()),
+            kind: Set(code(&bill.kind)),
             type_code: Set(bill.type_code.clone()),
             number: Set(bill.number.clone()),
             issue_date: Set(bill.issue_date),
@@ -481,8 +486,7 @@ impl Store {
             (!bill.hold_reasons.is_empty()).then(|| {
                 bill.hold_reasons
                     .iter()
-                    .filter_map(|h| serde_json::to_value(h).ok())
-                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .map(code)
                     .collect::<Vec<_>>()
                     .join(",")
             }),
@@ -695,11 +699,7 @@ impl Scoped<'_> {
                 if !hard.is_empty() {
                     return Err(StoreError::Conflict(format!(
                         "this bill cannot be paid by transfer ({}); it cannot be released",
-                        hard.iter()
-                            .filter_map(|h| serde_json::to_value(h).ok())
-                            .filter_map(|v| v.as_str().map(str::to_string))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        hard.iter().map(code).collect::<Vec<_>>().join(", ")
                     )));
                 }
                 if holds.contains(&HoldReason::IbanChanged) {
