@@ -1,4 +1,4 @@
-//! The XML readers: one streaming walker over quick-xml's namespace-resolving reader, driven by
+//! The XML readers: one streaming walker over quick-xml's plain reader, driven by
 //! a table of paths per syntax (UBL, CII D16B, ZUGFeRD 1.0).
 //!
 //! Elements are matched by (namespace URI, local name), never by prefix: each namespace URI is
@@ -15,40 +15,43 @@ mod build;
 mod decode;
 mod tables;
 
+use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
-use quick_xml::NsReader;
+use quick_xml::name::NamespaceError;
+use quick_xml::Reader;
 
 use crate::error::{ErrorCode, ParseError};
 use crate::model::{Bill, Syntax};
 use crate::ParseOptions;
 use build::Builder;
-use tables::{Field, Node, Table};
+use tables::{Field, Node, NodeId, Ns, Table};
 
 /// Read a UBL, CII or ZUGFeRD 1.0 document into a bill (not yet assessed).
 pub(crate) fn read(bytes: &[u8], opts: &ParseOptions) -> Result<Bill, ParseError> {
     let text = decode::decode(bytes)?;
-    let mut reader = NsReader::from_str(&text);
+    let mut reader = Reader::from_str(&text);
     let cfg = reader.config_mut();
     cfg.check_end_names = true;
     cfg.trim_markup_names_in_closing_tags = true;
     cfg.expand_empty_elements = false;
+    let mut scopes = Scopes::default();
 
     // Prolog: up to the root element.
     let (syntax, table) = loop {
-        match reader.read_resolved_event() {
+        match reader.read_event() {
             Err(e) => return Err(malformed_at(reader.buffer_position(), e)),
-            Ok((ns, Event::Start(e))) | Ok((ns, Event::Empty(e))) => {
-                break root_syntax(&ns, &e)?;
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                scopes.declare(&e, reader.buffer_position())?;
+                break root_syntax(&scopes, &e)?;
             }
-            Ok((_, Event::DocType(_))) => return Err(dtd()),
-            Ok((_, Event::GeneralRef(_))) => {
+            Ok(Event::DocType(_)) => return Err(dtd()),
+            Ok(Event::GeneralRef(_)) => {
                 return Err(ParseError::new(
                     ErrorCode::MalformedXml,
                     "an entity reference appears before the root element",
                 ))
             }
-            Ok((_, Event::Text(t))) => {
+            Ok(Event::Text(t)) => {
                 if !t.xml10_content().trim().is_empty() {
                     return Err(ParseError::new(
                         ErrorCode::MalformedXml,
@@ -56,13 +59,13 @@ pub(crate) fn read(bytes: &[u8], opts: &ParseOptions) -> Result<Bill, ParseError
                     ));
                 }
             }
-            Ok((_, Event::Eof)) => {
+            Ok(Event::Eof) => {
                 return Err(ParseError::new(
                     ErrorCode::MalformedXml,
                     "the document has no root element",
                 ))
             }
-            Ok((_, Event::End(_))) | Ok((_, Event::CData(_))) => {
+            Ok(Event::End(_)) | Ok(Event::CData(_)) => {
                 return Err(ParseError::new(
                     ErrorCode::MalformedXml,
                     "markup appears before the root element",
@@ -74,9 +77,10 @@ pub(crate) fn read(bytes: &[u8], opts: &ParseOptions) -> Result<Bill, ParseError
 
     let mut walker = Walker {
         table,
-        path: String::with_capacity(256),
+        scopes,
         stack: Vec::with_capacity(32),
         capture: None,
+        text: String::with_capacity(256),
         max_depth: opts.max_depth,
         builder: Builder::new(syntax),
     };
@@ -84,12 +88,12 @@ pub(crate) fn read(bytes: &[u8], opts: &ParseOptions) -> Result<Bill, ParseError
     Ok(walker.builder.finish())
 }
 
-fn root_syntax(ns: &ResolveResult, e: &BytesStart) -> Result<(Syntax, &'static Table), ParseError> {
+fn root_syntax(scopes: &Scopes, e: &BytesStart) -> Result<(Syntax, &'static Table), ParseError> {
     let local = e.local_name();
     let local = local.as_ref();
-    let uri = match ns {
-        ResolveResult::Bound(n) => n.as_ref(),
-        _ => "",
+    let uri = match scopes.resolve(e) {
+        Resolved::Bound(uri, _) => uri,
+        Resolved::Unbound => "",
     };
     match (uri, local) {
         ("urn:oasis:names:specification:ubl:schema:xsd:Invoice-2", "Invoice") => {
@@ -119,28 +123,207 @@ fn root_syntax(ns: &ResolveResult, e: &BytesStart) -> Result<(Syntax, &'static T
     }
 }
 
-/// The canonical prefix of a namespace URI, as used in the path tables.
-fn canonical_prefix(ns: &ResolveResult) -> &'static str {
-    let ResolveResult::Bound(n) = ns else {
-        return "?";
-    };
-    match n.as_ref() {
-        "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2" => "cac",
-        "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2" => "cbc",
-        "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100" => "rsm",
-        "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100" => {
-            "ram"
-        }
-        "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100" => "udt",
-        "urn:un:unece:uncefact:data:standard:QualifiedDataType:100" => "qdt",
-        // ZUGFeRD 1.0 uses older versions of the same vocabularies.
-        "urn:ferd:CrossIndustryDocument:invoice:1p0" => "rsm1",
-        "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:12" => {
-            "ram12"
-        }
-        "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:15" => "udt15",
-        _ => "?",
+/// The namespace URI of the reserved `xml` prefix.
+const XML_NS: &str = "http://www.w3.org/XML/1998/namespace";
+/// The namespace URI of the reserved `xmlns` prefix.
+const XMLNS_NS: &str = "http://www.w3.org/2000/xmlns/";
+/// At most this many namespace declarations are in scope at once (quick-xml's default limit):
+/// it bounds the memory and the cost of resolving a prefix.
+const MAX_BINDINGS: usize = quick_xml::name::DEFAULT_MAX_NAMESPACE_BINDINGS;
+
+/// One `xmlns` / `xmlns:p` declaration in scope: its prefix (empty for the default namespace)
+/// and URI are `Scopes::names[start..mid]` and `[mid..end]`.
+struct Binding {
+    start: u32,
+    mid: u32,
+    end: u32,
+    ns: Ns,
+}
+
+enum Resolved<'s> {
+    Bound(&'s str, Ns),
+    /// No namespace, or a prefix that no declaration in scope binds.
+    Unbound,
+}
+
+/// The namespace declarations in scope, innermost last.
+///
+/// Only the elements billbridge looks at (the root, and the children of the containers it walks
+/// into) are examined; a declaration is recorded only when an element has one, and the element's
+/// declarations are dropped when it closes (or right away when it is empty or skipped). Skipped
+/// subtrees are not examined at all: nothing in them is matched.
+#[derive(Default)]
+struct Scopes {
+    bindings: Vec<Binding>,
+    /// Prefixes and URIs of `bindings`, back to back.
+    names: String,
+}
+
+impl Scopes {
+    fn prefix(&self, b: &Binding) -> &str {
+        &self.names[b.start as usize..b.mid as usize]
     }
+
+    fn uri(&self, b: &Binding) -> &str {
+        &self.names[b.mid as usize..b.end as usize]
+    }
+
+    /// Drop the declarations made after the first `len`.
+    #[inline]
+    fn truncate(&mut self, len: usize) {
+        if let Some(b) = self.bindings.get(len) {
+            self.names.truncate(b.start as usize);
+            self.bindings.truncate(len);
+        }
+    }
+
+    /// Record the namespace declarations of `e`, an element about to be matched.
+    #[inline]
+    fn declare(&mut self, e: &BytesStart, pos: u64) -> Result<(), ParseError> {
+        if !contains_xmlns(e.attributes_raw().as_bytes()) {
+            return Ok(());
+        }
+        self.declare_slow(e, pos)
+    }
+
+    #[cold]
+    fn declare_slow(&mut self, e: &BytesStart, pos: u64) -> Result<(), ParseError> {
+        declarations(e, pos, |prefix, uri| {
+            if self.bindings.len() >= MAX_BINDINGS {
+                return Err(too_many_bindings(pos));
+            }
+            // Offsets fit in u32: the input is capped far below 4 GiB, and so is this text.
+            let start = self.names.len();
+            self.names.push_str(prefix);
+            let mid = self.names.len();
+            self.names.push_str(uri);
+            let end = self.names.len();
+            let (Ok(start), Ok(mid), Ok(end)) =
+                (u32::try_from(start), u32::try_from(mid), u32::try_from(end))
+            else {
+                return Err(too_many_bindings(pos));
+            };
+            self.bindings.push(Binding {
+                start,
+                mid,
+                end,
+                ns: Ns::of_uri(uri),
+            });
+            Ok(())
+        })
+    }
+
+    /// The namespace of the element name of `e`.
+    #[inline]
+    fn resolve(&self, e: &BytesStart) -> Resolved<'_> {
+        let name = e.name();
+        let prefix = match name.prefix() {
+            None => "",
+            Some(p) => match p.into_inner() {
+                "xml" => return Resolved::Bound(XML_NS, Ns::Other),
+                "xmlns" => return Resolved::Bound(XMLNS_NS, Ns::Other),
+                p => p,
+            },
+        };
+        match self
+            .bindings
+            .iter()
+            .rev()
+            .find(|b| self.prefix(b) == prefix)
+        {
+            // `xmlns=""` and `xmlns:p=""` reset the binding.
+            Some(b) if b.end > b.mid => Resolved::Bound(self.uri(b), b.ns),
+            _ => Resolved::Unbound,
+        }
+    }
+
+    #[inline]
+    fn ns(&self, e: &BytesStart) -> Ns {
+        match self.resolve(e) {
+            Resolved::Bound(_, ns) => ns,
+            Resolved::Unbound => Ns::Other,
+        }
+    }
+}
+
+/// Call `f(prefix, uri)` for each namespace declaration of `e` (prefix empty for the default
+/// namespace), after checking the reserved prefixes as quick-xml's resolver does: attributes are
+/// read without duplicate checks, up to the first malformed one (the walker reports it if it reads
+/// the attributes it needs), and the URI is taken as written.
+fn declarations(
+    e: &BytesStart,
+    pos: u64,
+    mut f: impl FnMut(&str, &str) -> Result<(), ParseError>,
+) -> Result<(), ParseError> {
+    for a in e.attributes().with_checks(false) {
+        let Ok(Attribute { key, value }) = a else {
+            break;
+        };
+        let Some(rest) = key.into_inner().strip_prefix("xmlns") else {
+            continue;
+        };
+        let prefix = match rest.as_bytes().first() {
+            None => "",
+            Some(b':') => &rest[1..],
+            Some(_) => continue,
+        };
+        let uri: &str = &value;
+        let invalid = match prefix {
+            "xml" if uri != XML_NS => NamespaceError::InvalidXmlPrefixBind(uri.to_string()),
+            "xml" => continue, // the binding it always has
+            "xmlns" => NamespaceError::InvalidXmlnsPrefixBind(uri.to_string()),
+            "" => {
+                f(prefix, uri)?;
+                continue;
+            }
+            p if uri == XML_NS => NamespaceError::InvalidPrefixForXml(p.to_string()),
+            p if uri == XMLNS_NS => NamespaceError::InvalidPrefixForXmlns(p.to_string()),
+            _ => {
+                f(prefix, uri)?;
+                continue;
+            }
+        };
+        return Err(namespace_error(pos, invalid));
+    }
+    Ok(())
+}
+
+/// The number of namespace declarations of `e`, an element that is not matched (checked as
+/// [`declarations`] does, so that skipped subtrees are held to the same rules).
+#[inline]
+fn count_declarations(e: &BytesStart, pos: u64) -> Result<usize, ParseError> {
+    if !contains_xmlns(e.attributes_raw().as_bytes()) {
+        return Ok(0);
+    }
+    let mut n = 0;
+    declarations(e, pos, |_, _| {
+        n += 1;
+        Ok(())
+    })?;
+    Ok(n)
+}
+
+/// Refuse more than [`MAX_BINDINGS`] declarations in scope.
+#[inline]
+fn cap_bindings(in_scope: usize, pos: u64) -> Result<(), ParseError> {
+    if in_scope > MAX_BINDINGS {
+        return Err(too_many_bindings(pos));
+    }
+    Ok(())
+}
+
+fn too_many_bindings(pos: u64) -> ParseError {
+    namespace_error(pos, NamespaceError::TooManyBindings(MAX_BINDINGS))
+}
+
+/// Whether an element's attribute text may hold a namespace declaration.
+#[inline]
+fn contains_xmlns(raw: &[u8]) -> bool {
+    raw.len() >= 5 && raw.windows(5).any(|w| w == b"xmlns")
+}
+
+fn namespace_error(pos: u64, e: NamespaceError) -> ParseError {
+    malformed_at(pos, quick_xml::Error::Namespace(e))
 }
 
 /// Attributes billbridge reads on a leaf.
@@ -154,59 +337,65 @@ pub(crate) struct Attrs {
 
 struct Capture {
     field: Field,
-    text: String,
     attrs: Attrs,
 }
 
-enum Frame {
-    Leaf,
-    Container(Option<Field>),
+enum Step {
+    Entered,
+    /// Skip the subtree; `in_scope` namespace declarations apply in it.
+    Skip {
+        in_scope: usize,
+    },
+}
+
+struct Frame {
+    node: NodeId,
+    kind: Node,
+    /// Namespace declarations in scope before this element's own.
+    bindings: usize,
 }
 
 struct Walker {
     table: &'static Table,
-    /// `/prefix:Local/prefix:Local…` of the current element, relative to the root.
-    path: String,
-    /// One frame per open element below the root, with the path length before it was pushed.
-    stack: Vec<(usize, Frame)>,
+    scopes: Scopes,
+    /// One frame per open element below the root.
+    stack: Vec<Frame>,
     capture: Option<Capture>,
+    /// The text of the leaf being captured.
+    text: String,
     max_depth: usize,
     builder: Builder,
 }
 
 impl Walker {
-    fn run(&mut self, reader: &mut NsReader<&[u8]>) -> Result<(), ParseError> {
+    fn run(&mut self, reader: &mut Reader<&[u8]>) -> Result<(), ParseError> {
         loop {
             let pos = reader.buffer_position();
-            let (ns, event) = reader
-                .read_resolved_event()
-                .map_err(|e| malformed_at(pos, e))?;
+            let event = reader.read_event().map_err(|e| malformed_at(pos, e))?;
             match event {
                 Event::Start(e) => {
                     let depth = self.stack.len() + 2; // root is depth 1
                     if depth > self.max_depth {
                         return Err(too_deep(self.max_depth));
                     }
-                    if self.capture.is_some() {
+                    let in_scope = if self.capture.is_some() {
                         // Child of a leaf: nothing in it is read.
-                        skip_subtree(reader, depth, self.max_depth)?;
-                        continue;
-                    }
-                    let prefix = canonical_prefix(&ns);
-                    match self.enter(prefix, &e)? {
-                        true => {}
-                        false => skip_subtree(reader, depth, self.max_depth)?,
-                    }
+                        self.unmatched(&e, pos)?
+                    } else {
+                        match self.enter(&e, pos)? {
+                            Step::Entered => continue,
+                            Step::Skip { in_scope } => in_scope,
+                        }
+                    };
+                    skip_subtree(reader, depth, self.max_depth, in_scope)?;
                 }
                 Event::Empty(e) => {
                     if self.stack.len() + 2 > self.max_depth {
                         return Err(too_deep(self.max_depth));
                     }
                     if self.capture.is_some() {
-                        continue;
-                    }
-                    let prefix = canonical_prefix(&ns);
-                    if self.enter(prefix, &e)? {
+                        self.unmatched(&e, pos)?;
+                    } else if let Step::Entered = self.enter(&e, pos)? {
                         self.leave();
                     }
                 }
@@ -217,21 +406,19 @@ impl Walker {
                     self.leave();
                 }
                 Event::Text(t) => {
-                    if let Some(c) = &mut self.capture {
-                        c.text.push_str(&t.xml10_content());
+                    if self.capture.is_some() {
+                        self.text.push_str(&t.xml10_content());
                     }
                 }
                 Event::CData(t) => {
-                    if let Some(c) = &mut self.capture {
+                    if self.capture.is_some() {
                         let raw = t.into_inner();
-                        c.text.push_str(&raw);
+                        self.text.push_str(&raw);
                     }
                 }
                 Event::GeneralRef(r) => {
-                    let ch = resolve_ref(&r)?;
-                    if let Some(c) = &mut self.capture {
-                        c.text.push_str(&ch);
-                    }
+                    let out = self.capture.is_some().then_some(&mut self.text);
+                    resolve_ref(&r, out)?;
                 }
                 Event::DocType(_) => return Err(dtd()),
                 Event::Eof => return Err(truncated()),
@@ -240,79 +427,106 @@ impl Walker {
         }
     }
 
-    /// Push an element; returns false (and pushes nothing) when its subtree is not needed.
-    fn enter(&mut self, prefix: &str, e: &BytesStart) -> Result<bool, ParseError> {
-        let before = self.path.len();
-        self.path.push('/');
-        self.path.push_str(prefix);
-        self.path.push(':');
-        self.path.push_str(e.local_name().as_ref());
-        match self.table.get(self.path.as_str()) {
-            None => {
-                self.path.truncate(before);
-                Ok(false)
-            }
-            Some(Node::Container(marker)) => {
-                if let Some(m) = marker {
-                    self.builder.open(*m);
-                }
-                self.stack.push((before, Frame::Container(*marker)));
-                Ok(true)
-            }
-            Some(Node::Leaf(field)) => {
+    /// Push an element, or tell that its subtree is not needed (and push nothing).
+    #[inline]
+    fn enter(&mut self, e: &BytesStart, pos: u64) -> Result<Step, ParseError> {
+        let parent = self.stack.last().map_or(Table::ROOT, |f| f.node);
+        let before = self.scopes.bindings.len();
+        self.scopes.declare(e, pos)?;
+        let ns = self.scopes.ns(e);
+        let local = e.local_name();
+        let Some((node, kind)) = self.table.child(parent, ns, local.as_ref().as_bytes()) else {
+            let in_scope = self.scopes.bindings.len();
+            self.scopes.truncate(before);
+            return Ok(Step::Skip { in_scope });
+        };
+        match kind {
+            Node::Container(Some(m)) => self.builder.open(m),
+            Node::Container(None) => {}
+            Node::Leaf(field) => {
+                self.text.clear();
                 self.capture = Some(Capture {
-                    field: *field,
-                    text: String::new(),
+                    field,
                     attrs: read_attrs(e)?,
                 });
-                self.stack.push((before, Frame::Leaf));
-                Ok(true)
             }
         }
+        self.stack.push(Frame {
+            node,
+            kind,
+            bindings: before,
+        });
+        Ok(Step::Entered)
+    }
+
+    /// Check the namespace declarations of an element that is not matched (a child of a leaf);
+    /// the number of declarations in scope inside it.
+    fn unmatched(&self, e: &BytesStart, pos: u64) -> Result<usize, ParseError> {
+        let in_scope = self.scopes.bindings.len() + count_declarations(e, pos)?;
+        cap_bindings(in_scope, pos)?;
+        Ok(in_scope)
     }
 
     fn leave(&mut self) {
-        let Some((before, frame)) = self.stack.pop() else {
+        let Some(frame) = self.stack.pop() else {
             return;
         };
-        self.path.truncate(before);
-        match frame {
-            Frame::Leaf => {
+        self.scopes.truncate(frame.bindings);
+        match frame.kind {
+            Node::Leaf(_) => {
                 if let Some(c) = self.capture.take() {
-                    self.builder.field(c.field, c.text.trim(), c.attrs);
+                    self.builder.field(c.field, self.text.trim(), c.attrs);
                 }
             }
-            Frame::Container(Some(m)) => self.builder.close(m),
-            Frame::Container(None) => {}
+            Node::Container(Some(m)) => self.builder.close(m),
+            Node::Container(None) => {}
         }
     }
 }
 
-/// Read past the end of the element whose start was just read, checking depth and entities.
+/// Read past the end of the element whose start was just read, checking depth, entities and
+/// namespace declarations (`in_scope` of them apply at the start).
+///
+/// Nothing is decoded or matched here: no name is resolved, and attributes are read only on the
+/// rare tags that declare a namespace.
 fn skip_subtree(
-    reader: &mut NsReader<&[u8]>,
+    reader: &mut Reader<&[u8]>,
     depth: usize,
     max_depth: usize,
+    mut in_scope: usize,
 ) -> Result<(), ParseError> {
     let mut open = 1usize;
+    // (level of `open` that declared them, how many) of the open elements with declarations.
+    let mut declared: Vec<(usize, usize)> = Vec::new();
     loop {
         let pos = reader.buffer_position();
         match reader.read_event().map_err(|e| malformed_at(pos, e))? {
-            Event::Start(_) => {
+            Event::Start(e) => {
                 open += 1;
                 if depth + open - 1 > max_depth {
                     return Err(too_deep(max_depth));
                 }
+                let n = count_declarations(&e, pos)?;
+                if n > 0 {
+                    in_scope += n;
+                    cap_bindings(in_scope, pos)?;
+                    declared.push((open, n));
+                }
             }
+            Event::Empty(e) => cap_bindings(in_scope + count_declarations(&e, pos)?, pos)?,
             Event::End(_) => {
+                if let Some(&(level, n)) = declared.last() {
+                    if level == open {
+                        in_scope -= n;
+                        declared.pop();
+                    }
+                }
                 open -= 1;
                 if open == 0 {
                     return Ok(());
                 }
             }
-            Event::GeneralRef(r) => {
-                resolve_ref(&r)?;
-            }
+            Event::GeneralRef(r) => resolve_ref(&r, None)?,
             Event::DocType(_) => return Err(dtd()),
             Event::Eof => return Err(truncated()),
             _ => {}
@@ -349,9 +563,18 @@ fn read_attrs(e: &BytesStart) -> Result<Attrs, ParseError> {
     Ok(attrs)
 }
 
-fn resolve_ref(r: &quick_xml::events::BytesRef) -> Result<String, ParseError> {
+/// Check a character or entity reference; append what it stands for to `out`, if given.
+fn resolve_ref(
+    r: &quick_xml::events::BytesRef,
+    out: Option<&mut String>,
+) -> Result<(), ParseError> {
     match r.resolve_char_ref() {
-        Ok(Some(c)) => return Ok(c.to_string()),
+        Ok(Some(c)) => {
+            if let Some(out) = out {
+                out.push(c);
+            }
+            return Ok(());
+        }
         Ok(None) => {}
         Err(e) => {
             return Err(ParseError::new(
@@ -362,7 +585,12 @@ fn resolve_ref(r: &quick_xml::events::BytesRef) -> Result<String, ParseError> {
     }
     let name: &str = r;
     match quick_xml::escape::resolve_predefined_entity(name) {
-        Some(s) => Ok(s.to_string()),
+        Some(s) => {
+            if let Some(out) = out {
+                out.push_str(s);
+            }
+            Ok(())
+        }
         None => Err(ParseError::new(
             ErrorCode::EntityForbidden,
             format!("entity &{name}; is not one of the five predefined XML entities; entities are refused"),

@@ -1,10 +1,9 @@
 //! Path tables: FIELDS.md §2.2 (UBL), §2.3 (CII D16B) and §2.4 (ZUGFeRD 1.0), written out.
 //!
-//! Keys are element paths relative to the root, with canonical prefixes (see
-//! `canonical_prefix`). Every proper prefix of a leaf path is registered as a container, so the
-//! walker descends only where a field may be found.
+//! Paths are relative to the root and written with canonical prefixes (see [`Ns`]); they are
+//! compiled into a tree keyed by (namespace, local name). Every proper prefix of a leaf path is a
+//! container, so the walker descends only where a field may be found.
 
-use std::collections::HashMap;
 use std::sync::LazyLock;
 
 /// A field the builder understands. `*Open` fields mark containers whose children form a group.
@@ -77,20 +76,149 @@ pub(crate) enum Node {
     Container(Option<Field>),
 }
 
-pub(crate) type Table = HashMap<&'static str, Node>;
+/// The namespaces the tables name, by their canonical prefix. Every other URI is [`Ns::Other`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ns {
+    Other,
+    /// UBL CommonAggregateComponents-2.
+    Cac,
+    /// UBL CommonBasicComponents-2.
+    Cbc,
+    /// CII D16B CrossIndustryInvoice:100.
+    Rsm,
+    /// CII D16B ReusableAggregateBusinessInformationEntity:100.
+    Ram,
+    /// CII D16B UnqualifiedDataType:100.
+    Udt,
+    /// CII D16B QualifiedDataType:100.
+    Qdt,
+    /// ZUGFeRD 1.0 CrossIndustryDocument:invoice:1p0.
+    Rsm1,
+    /// ZUGFeRD 1.0 ReusableAggregateBusinessInformationEntity:12.
+    Ram12,
+    /// ZUGFeRD 1.0 UnqualifiedDataType:15.
+    Udt15,
+}
+
+impl Ns {
+    /// The namespace of a URI (the raw value of its `xmlns` declaration).
+    pub(crate) fn of_uri(uri: &str) -> Ns {
+        match uri {
+            "urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2" => Ns::Cac,
+            "urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2" => Ns::Cbc,
+            "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100" => Ns::Rsm,
+            "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100" => {
+                Ns::Ram
+            }
+            "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100" => Ns::Udt,
+            "urn:un:unece:uncefact:data:standard:QualifiedDataType:100" => Ns::Qdt,
+            // ZUGFeRD 1.0 uses older versions of the same vocabularies.
+            "urn:ferd:CrossIndustryDocument:invoice:1p0" => Ns::Rsm1,
+            "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:12" => {
+                Ns::Ram12
+            }
+            "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:15" => Ns::Udt15,
+            _ => Ns::Other,
+        }
+    }
+
+    /// The namespace of a canonical prefix as written in the tables below.
+    fn of_canonical_prefix(prefix: &str) -> Ns {
+        match prefix {
+            "cac" => Ns::Cac,
+            "cbc" => Ns::Cbc,
+            "rsm" => Ns::Rsm,
+            "ram" => Ns::Ram,
+            "udt" => Ns::Udt,
+            "qdt" => Ns::Qdt,
+            "rsm1" => Ns::Rsm1,
+            "ram12" => Ns::Ram12,
+            "udt15" => Ns::Udt15,
+            _ => panic!("unknown canonical prefix {prefix:?} in a path table"),
+        }
+    }
+}
+
+/// Index of a node in a [`Table`]; the root element is [`Table::ROOT`].
+pub(crate) type NodeId = u16;
+
+struct Child {
+    ns: Ns,
+    local: &'static str,
+    node: NodeId,
+}
+
+struct TableNode {
+    kind: Node,
+    children: Vec<Child>,
+}
+
+/// The paths of one syntax as a tree: each node lists the (namespace, local name) of the children
+/// worth descending into, so the walker finds an element by comparing a few short names with its
+/// parent's children, without building or hashing the path.
+pub(crate) struct Table {
+    nodes: Vec<TableNode>,
+}
+
+impl Table {
+    pub(crate) const ROOT: NodeId = 0;
+
+    /// The child of `parent` named (`ns`, `local`), if billbridge reads anything in it.
+    #[inline]
+    pub(crate) fn child(&self, parent: NodeId, ns: Ns, local: &[u8]) -> Option<(NodeId, Node)> {
+        let children = &self.nodes[usize::from(parent)].children;
+        let c = children
+            .iter()
+            .find(|c| c.ns == ns && c.local.as_bytes() == local)?;
+        Some((c.node, self.nodes[usize::from(c.node)].kind))
+    }
+
+    /// The node at `path` (`/prefix:Local/…`), created as a container if absent.
+    fn node_at(&mut self, path: &'static str) -> NodeId {
+        let mut at = Table::ROOT;
+        for step in path.split('/').skip(1) {
+            let (prefix, local) = step
+                .split_once(':')
+                .unwrap_or_else(|| panic!("path step {step:?} has no prefix"));
+            let ns = Ns::of_canonical_prefix(prefix);
+            let existing = self.nodes[usize::from(at)]
+                .children
+                .iter()
+                .find(|c| c.ns == ns && c.local == local)
+                .map(|c| c.node);
+            at = match existing {
+                Some(n) => n,
+                None => {
+                    let n = NodeId::try_from(self.nodes.len()).expect("path table too large");
+                    self.nodes.push(TableNode {
+                        kind: Node::Container(None),
+                        children: Vec::new(),
+                    });
+                    self.nodes[usize::from(at)]
+                        .children
+                        .push(Child { ns, local, node: n });
+                    n
+                }
+            };
+        }
+        at
+    }
+}
 
 fn build(leaves: &[(&'static str, Field)], groups: &[(&'static str, Field)]) -> Table {
-    let mut t = Table::new();
+    let mut t = Table {
+        nodes: vec![TableNode {
+            kind: Node::Container(None),
+            children: Vec::new(),
+        }],
+    };
     for (path, field) in leaves {
-        for (i, c) in path.char_indices() {
-            if c == '/' && i > 0 {
-                t.entry(&path[..i]).or_insert(Node::Container(None));
-            }
-        }
-        t.insert(path, Node::Leaf(*field));
+        let n = t.node_at(path);
+        t.nodes[usize::from(n)].kind = Node::Leaf(*field);
     }
     for (path, field) in groups {
-        t.insert(path, Node::Container(Some(*field)));
+        let n = t.node_at(path);
+        t.nodes[usize::from(n)].kind = Node::Container(Some(*field));
     }
     t
 }
