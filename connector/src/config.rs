@@ -34,6 +34,9 @@ pub struct RawSettings {
     pub log: RawLog,
     pub security: RawSecurity,
     pub intake: RawIntake,
+    pub webhooks: RawWebhooks,
+    pub engine: RawEngine,
+    pub sandbox: RawSandbox,
     /// Qonto connection; absent = the built-in sandbox.
     #[serde(skip_serializing)]
     pub qonto: Option<crate::qonto::QontoConfig>,
@@ -78,6 +81,249 @@ pub struct RawSecurity {
 pub struct RawIntake {
     /// Accepted clock skew of signed requests, in seconds.
     pub signature_tolerance_secs: u64,
+}
+
+/// `[webhooks]`: outcome webhooks to the ERPs' callbacks.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawWebhooks {
+    /// Whether this instance sends webhooks (several instances may all do it safely).
+    pub enabled: bool,
+    /// Time allowed for one attempt (connect, send, answer), in seconds.
+    pub timeout_secs: u64,
+    /// Waits before each retry after a failed attempt, in seconds; after the last one fails the
+    /// delivery is dead and the endpoint disabled.
+    pub retry_schedule_secs: Vec<u64>,
+    /// Each wait is moved by up to this share of it, either way (0–50).
+    pub jitter_percent: u8,
+    /// The longest `Retry-After` honoured, in seconds.
+    pub max_retry_after_secs: u64,
+    /// Deliveries sent at the same time by this instance.
+    pub concurrency: usize,
+    /// How often to look for due deliveries when nothing wakes the dispatcher, in milliseconds.
+    pub poll_interval_ms: u64,
+}
+
+impl Default for RawWebhooks {
+    fn default() -> Self {
+        RawWebhooks {
+            enabled: true,
+            timeout_secs: 15,
+            retry_schedule_secs: vec![5, 300, 1800, 7200, 18000, 36000, 36000],
+            jitter_percent: 10,
+            max_retry_after_secs: 86_400,
+            concurrency: 8,
+            poll_interval_ms: 1000,
+        }
+    }
+}
+
+/// Validated `[webhooks]` settings (see [`RawWebhooks`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookSettings {
+    pub enabled: bool,
+    pub timeout: std::time::Duration,
+    pub retry_schedule: Vec<std::time::Duration>,
+    /// 0.0–0.5.
+    pub jitter: f64,
+    pub max_retry_after: std::time::Duration,
+    pub concurrency: usize,
+    pub poll_interval: std::time::Duration,
+}
+
+impl Default for WebhookSettings {
+    fn default() -> Self {
+        // The defaults are valid by construction.
+        RawWebhooks::default()
+            .validate()
+            .unwrap_or_else(|_| unreachable!("default webhook settings are valid"))
+    }
+}
+
+impl RawWebhooks {
+    pub fn validate(&self) -> Result<WebhookSettings, ConfigError> {
+        use std::time::Duration;
+        if !(1..=300).contains(&self.timeout_secs) {
+            return Err(invalid(
+                "webhooks.timeout_secs",
+                "must be between 1 and 300",
+            ));
+        }
+        if self.retry_schedule_secs.len() > 50 {
+            return Err(invalid(
+                "webhooks.retry_schedule_secs",
+                "at most 50 retries",
+            ));
+        }
+        if self.retry_schedule_secs.iter().any(|s| *s > 7 * 86_400) {
+            return Err(invalid(
+                "webhooks.retry_schedule_secs",
+                "each wait must be at most 604800 seconds (7 days)",
+            ));
+        }
+        if self.jitter_percent > 50 {
+            return Err(invalid("webhooks.jitter_percent", "must be 0 to 50"));
+        }
+        if !(1..=7 * 86_400).contains(&self.max_retry_after_secs) {
+            return Err(invalid(
+                "webhooks.max_retry_after_secs",
+                "must be between 1 and 604800",
+            ));
+        }
+        if !(1..=256).contains(&self.concurrency) {
+            return Err(invalid("webhooks.concurrency", "must be between 1 and 256"));
+        }
+        if !(10..=60_000).contains(&self.poll_interval_ms) {
+            return Err(invalid(
+                "webhooks.poll_interval_ms",
+                "must be between 10 and 60000",
+            ));
+        }
+        Ok(WebhookSettings {
+            enabled: self.enabled,
+            timeout: Duration::from_secs(self.timeout_secs),
+            retry_schedule: self
+                .retry_schedule_secs
+                .iter()
+                .map(|s| Duration::from_secs(*s))
+                .collect(),
+            jitter: f64::from(self.jitter_percent) / 100.0,
+            max_retry_after: Duration::from_secs(self.max_retry_after_secs),
+            concurrency: self.concurrency,
+            poll_interval: Duration::from_millis(self.poll_interval_ms),
+        })
+    }
+}
+
+/// `[engine]`: the payment workers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawEngine {
+    /// Run the payment workers in this process (`false` for an API-only instance).
+    pub workers: bool,
+    /// Jobs handled at the same time by this process.
+    pub concurrency: usize,
+    /// Seconds a claimed job stays this worker's without a heartbeat.
+    pub job_lease_secs: u64,
+    /// How often transfers are polled at Qonto until final, in seconds (a Qonto webhook
+    /// triggers an earlier poll).
+    pub follow_interval_secs: u64,
+    /// SCA session polling interval in milliseconds (at least 1000: Qonto's rule).
+    pub sca_poll_ms: u64,
+    /// How long a run waits for SCA before its chunk expires, in seconds (Qonto: 900).
+    pub sca_timeout_secs: u64,
+    /// How often autopay looks for due bills, in seconds.
+    pub autopay_interval_secs: u64,
+    /// Transfers per Qonto bulk transfer (1–400).
+    pub chunk_size: usize,
+    /// Most bills in one payment run.
+    pub max_run_bills: usize,
+}
+
+impl Default for RawEngine {
+    fn default() -> Self {
+        RawEngine {
+            workers: true,
+            concurrency: 4,
+            job_lease_secs: 60,
+            follow_interval_secs: 30,
+            sca_poll_ms: 1000,
+            sca_timeout_secs: 900,
+            autopay_interval_secs: 900,
+            chunk_size: 400,
+            max_run_bills: 10_000,
+        }
+    }
+}
+
+impl RawEngine {
+    pub fn validate(&self) -> Result<crate::engine::EngineSettings, ConfigError> {
+        use std::time::Duration;
+        if !(1..=64).contains(&self.concurrency) {
+            return Err(invalid("engine.concurrency", "must be between 1 and 64"));
+        }
+        if !(5..=3600).contains(&self.job_lease_secs) {
+            return Err(invalid("engine.job_lease_secs", "must be between 5 and 3600"));
+        }
+        if !(1..=86_400).contains(&self.follow_interval_secs) {
+            return Err(invalid(
+                "engine.follow_interval_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if !(1000..=60_000).contains(&self.sca_poll_ms) {
+            return Err(invalid(
+                "engine.sca_poll_ms",
+                "must be between 1000 (Qonto allows one poll a second) and 60000",
+            ));
+        }
+        if !(10..=900).contains(&self.sca_timeout_secs) {
+            return Err(invalid(
+                "engine.sca_timeout_secs",
+                "must be between 10 and 900 (an SCA session lives 15 minutes)",
+            ));
+        }
+        if !(1..=86_400).contains(&self.autopay_interval_secs) {
+            return Err(invalid(
+                "engine.autopay_interval_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if !(1..=crate::qonto::MAX_BULK_ITEMS).contains(&self.chunk_size) {
+            return Err(invalid("engine.chunk_size", "must be between 1 and 400"));
+        }
+        if !(1..=100_000).contains(&self.max_run_bills) {
+            return Err(invalid("engine.max_run_bills", "must be between 1 and 100000"));
+        }
+        Ok(crate::engine::EngineSettings {
+            workers: self.workers,
+            concurrency: self.concurrency,
+            job_lease: Duration::from_secs(self.job_lease_secs),
+            idle_poll: Duration::from_millis(250),
+            follow_interval: Duration::from_secs(self.follow_interval_secs),
+            sca_poll: Duration::from_millis(self.sca_poll_ms),
+            sca_timeout: Duration::from_secs(self.sca_timeout_secs),
+            autopay_interval: Duration::from_secs(self.autopay_interval_secs),
+            chunk_size: self.chunk_size,
+            max_run_bills: self.max_run_bills,
+        })
+    }
+}
+
+/// `[sandbox]`: the built-in Qonto sandbox used when `[qonto]` is absent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RawSandbox {
+    /// Port of the built-in sandbox on 127.0.0.1 (0 = any free port).
+    pub port: u16,
+    /// Simulated seconds from created to processing.
+    pub processing_delay_secs: u64,
+    /// Simulated seconds from processing to settled.
+    pub settlement_delay_secs: u64,
+    /// Approve (`allow`) or deny (`deny`) every SCA session at once, or wait (`off`, default)
+    /// for `POST /v1/payment-runs/{id}/sca/allow`.
+    pub sca_auto: String,
+}
+
+impl Default for RawSandbox {
+    fn default() -> Self {
+        RawSandbox {
+            port: 0,
+            processing_delay_secs: 5,
+            settlement_delay_secs: 10,
+            sca_auto: "off".into(),
+        }
+    }
+}
+
+/// Validated `[sandbox]` settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SandboxSettings {
+    pub port: u16,
+    pub processing_delay: std::time::Duration,
+    pub settlement_delay: std::time::Duration,
+    /// `off`, `allow` or `deny`.
+    pub sca_auto: String,
 }
 
 impl Default for RawDatabase {
@@ -128,6 +374,9 @@ impl Default for RawSettings {
                 key_file: "billbridge.key".into(),
             },
             intake: RawIntake::default(),
+            webhooks: RawWebhooks::default(),
+            engine: RawEngine::default(),
+            sandbox: RawSandbox::default(),
             qonto: None,
         }
     }
@@ -155,6 +404,9 @@ pub struct Settings {
     pub key_file: PathBuf,
     pub signature_tolerance: std::time::Duration,
     pub qonto: Option<crate::qonto::QontoConfig>,
+    pub webhooks: WebhookSettings,
+    pub engine: crate::engine::EngineSettings,
+    pub sandbox: SandboxSettings,
 }
 
 impl RawSettings {
@@ -241,6 +493,23 @@ impl RawSettings {
         if let Some(q) = &self.qonto {
             q.validate().map_err(|e| invalid("qonto", e.to_string()))?;
         }
+        let webhooks = self.webhooks.validate()?;
+        let engine = self.engine.validate()?;
+        if !["off", "allow", "deny"].contains(&self.sandbox.sca_auto.as_str()) {
+            return Err(invalid("sandbox.sca_auto", "must be off, allow or deny"));
+        }
+        if self.sandbox.processing_delay_secs > 86_400 || self.sandbox.settlement_delay_secs > 86_400 {
+            return Err(invalid(
+                "sandbox.settlement_delay_secs",
+                "delays must be at most 86400 seconds",
+            ));
+        }
+        let sandbox = SandboxSettings {
+            port: self.sandbox.port,
+            processing_delay: std::time::Duration::from_secs(self.sandbox.processing_delay_secs),
+            settlement_delay: std::time::Duration::from_secs(self.sandbox.settlement_delay_secs),
+            sca_auto: self.sandbox.sca_auto.clone(),
+        };
         Ok(Settings {
             database_url: url,
             max_connections: self.database.max_connections,
@@ -256,6 +525,9 @@ impl RawSettings {
                 self.intake.signature_tolerance_secs,
             ),
             qonto: self.qonto,
+            webhooks,
+            engine,
+            sandbox,
         })
     }
 }

@@ -34,6 +34,15 @@ macro_rules! typed_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+
+            /// The UUID inside the id, hyphenated (for APIs that want a UUID, such as Qonto's
+            /// `client_transfer_id`).
+            pub fn uuid(&self) -> String {
+                let hex = &self.0[$prefix.len() + 1..];
+                uuid::Uuid::parse_str(hex)
+                    .map(|u| u.hyphenated().to_string())
+                    .unwrap_or_else(|_| hex.to_string())
+            }
         }
 
         impl Default for $name {
@@ -88,6 +97,10 @@ typed_id!(SupplierId, "sup", "supplier");
 typed_id!(TokenId, "tok", "API token");
 typed_id!(JobId, "job", "job");
 typed_id!(RunId, "run", "payment run");
+typed_id!(EventId, "msg", "event");
+typed_id!(DeliveryId, "dlv", "webhook delivery");
+typed_id!(ChunkId, "chk", "payment chunk");
+typed_id!(TransferId, "trf", "transfer");
 
 #[cfg(test)]
 mod tests {

@@ -46,6 +46,15 @@ impl ApiError {
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)
     }
+    pub fn conflict(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, message)
+    }
+    pub fn unprocessable(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    }
+    pub fn unavailable(code: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+    }
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -94,5 +103,26 @@ impl From<StoreError> for ApiError {
 impl From<crate::ids::BadId> for ApiError {
     fn from(e: crate::ids::BadId) -> Self {
         ApiError::new(StatusCode::NOT_FOUND, "not_found", e.to_string())
+    }
+}
+
+impl From<crate::engine::EngineError> for ApiError {
+    fn from(e: crate::engine::EngineError) -> Self {
+        use crate::engine::EngineError;
+        match e {
+            EngineError::Store(s) => s.into(),
+            EngineError::Invalid(m) => ApiError::unprocessable("invalid_request", m),
+            EngineError::Conflict(m) => ApiError::conflict("conflict", m),
+            EngineError::Config(m) => ApiError::unavailable("not_configured", m),
+            EngineError::Qonto(q) => {
+                tracing::warn!(error = %q, "Qonto call failed");
+                let status = if q.is_transient() {
+                    StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                ApiError::new(status, "qonto_error", q.to_string())
+            }
+        }
     }
 }

@@ -7,13 +7,19 @@ mod health;
 mod intake;
 pub mod metrics;
 mod openapi;
+mod runs;
+mod webhooks;
 
 use std::net::TcpListener;
 
 use actix_web::{web, App, HttpRequest, HttpServer};
 use secrecy::ExposeSecret;
 
+use std::sync::Arc;
+
 use crate::config::Settings;
+use crate::engine::{DbAuditSink, Engine, QontoProvider, StaticQonto};
+use crate::qonto::QontoConfig;
 use crate::secrets::SecretBox;
 use crate::store::orgs::Principal;
 use crate::store::Store;
@@ -25,17 +31,77 @@ pub struct AppState {
     pub keys: SecretBox,
     pub settings: Settings,
     pub metrics: metrics::Metrics,
+    /// The payment engine; `None` when no Qonto connection is available.
+    pub engine: Option<Engine>,
 }
 
-/// A bound, not yet running server.
+impl AppState {
+    pub(crate) fn engine(&self) -> Result<&Engine, ApiError> {
+        self.engine.as_ref().ok_or_else(|| {
+            ApiError::unavailable(
+                "payments_unavailable",
+                "this instance has no Qonto connection: configure [qonto] or leave it out to use the built-in sandbox",
+            )
+        })
+    }
+}
+
+/// A bound, not yet running server, with its background workers (payment engine, webhook
+/// dispatcher) and, in sandbox mode, the built-in Qonto sandbox.
 pub struct Application {
     port: u16,
     server: actix_web::dev::Server,
+    engine: Option<Engine>,
+    dispatcher: Option<crate::webhooks::Dispatcher>,
+    sandbox: Option<sandbox::RunningSandbox>,
+    shutdown_timeout: std::time::Duration,
+}
+
+/// Start the built-in Qonto sandbox and a Qonto configuration pointing at it.
+pub async fn start_builtin_sandbox(
+    s: &crate::config::SandboxSettings,
+) -> anyhow::Result<(sandbox::RunningSandbox, QontoConfig)> {
+    let mut config = sandbox::SandboxConfig {
+        clock_mode: sandbox::ClockMode::Realtime,
+        processing_delay: s.processing_delay,
+        settlement_delay: s.settlement_delay,
+        ..Default::default()
+    };
+    config.sca_auto = match s.sca_auto.as_str() {
+        "allow" => sandbox::ScaAuto::Allow,
+        "deny" => sandbox::ScaAuto::Deny,
+        _ => sandbox::ScaAuto::Off,
+    };
+    let sb = sandbox::Sandbox::start_on(
+        config,
+        std::net::SocketAddr::from(([127, 0, 0, 1], s.port)),
+    )
+    .await?;
+    let q = sandbox_qonto_config(&sb);
+    Ok((sb, q))
+}
+
+/// The Qonto configuration that talks to a running sandbox with its default credentials.
+pub fn sandbox_qonto_config(sb: &sandbox::RunningSandbox) -> QontoConfig {
+    let mut q = QontoConfig::new(crate::qonto::Environment::Custom {
+        api_base: sb.base_url(),
+        oauth_base: sb.base_url(),
+    });
+    let header = sb.api_key_header();
+    let (login, secret) = header.split_once(':').unwrap_or((header.as_str(), ""));
+    q.api_key = Some(crate::qonto::ApiKeyConfig {
+        login: login.to_string(),
+        secret_key: secrecy::SecretString::from(secret.to_string()),
+    });
+    q.staging_token = Some(secrecy::SecretString::from(sb.staging_token()));
+    q.sca_method = crate::qonto::ScaMethod::Mock;
+    q
 }
 
 impl Application {
-    /// Connect to the database (applying migrations when configured), load the encryption key
-    /// and bind `settings.bind`.
+    /// Connect to the database (applying migrations when configured), load the encryption key,
+    /// connect to Qonto (or start the built-in sandbox when `[qonto]` is absent) and bind
+    /// `settings.bind`.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let store = Store::connect(&settings.database_url, settings.max_connections).await?;
         if settings.migrate_on_start {
@@ -43,29 +109,66 @@ impl Application {
         }
         let keys = SecretBox::load(&settings.key_file)?;
         let listener = TcpListener::bind(settings.bind)?;
-        Self::with_listener(settings, store, keys, listener)
+        let (qonto, sandbox) = match &settings.qonto {
+            Some(q) => (q.clone(), None),
+            None => {
+                let (sb, q) = start_builtin_sandbox(&settings.sandbox).await?;
+                tracing::warn!(
+                    sandbox = %sb.base_url(),
+                    "SANDBOX MODE: no Qonto credentials are configured; payments go to the \
+                     built-in Qonto sandbox and no real money moves. Set [qonto] in \
+                     billbridge.toml to connect to Qonto."
+                );
+                (q, Some(sb))
+            }
+        };
+        let provider: Arc<dyn QontoProvider> = Arc::new(StaticQonto::new(
+            qonto,
+            sandbox.is_some(),
+            DbAuditSink::spawn(store.clone()),
+        ));
+        let mut app = Self::with_parts(settings, store, keys, listener, Some(provider))?;
+        app.sandbox = sandbox;
+        Ok(app)
     }
 
-    /// Serve on an existing listener with an existing store (tests, the demo).
+    /// Serve on an existing listener with an existing store; the engine runs when `[qonto]`
+    /// is configured (tests that need payments use [`Application::with_parts`]).
     pub fn with_listener(
         settings: Settings,
         store: Store,
         keys: SecretBox,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
+        let provider = settings.qonto.clone().map(|q| {
+            Arc::new(StaticQonto::new(q, false, Arc::new(crate::qonto::TracingAuditSink)))
+                as Arc<dyn QontoProvider>
+        });
+        Self::with_parts(settings, store, keys, listener, provider)
+    }
+
+    /// Everything explicit: the store, the key, the listener and the Qonto provider.
+    pub fn with_parts(
+        settings: Settings,
+        store: Store,
+        keys: SecretBox,
+        listener: TcpListener,
+        qonto: Option<Arc<dyn QontoProvider>>,
+    ) -> anyhow::Result<Application> {
         let port = listener.local_addr()?.port();
-        if settings.qonto.is_none() {
-            tracing::warn!(
-                "SANDBOX MODE: no Qonto credentials are configured; payments go to the built-in \
-                 Qonto sandbox and no real money moves. Set [qonto] in billbridge.toml to connect."
-            );
-        }
         let shutdown = settings.shutdown_timeout.as_secs();
+        let shutdown_timeout = settings.shutdown_timeout;
+        let engine =
+            qonto.map(|q| Engine::new(store.clone(), q, settings.engine.clone()));
+        let dispatcher = settings.webhooks.enabled.then(|| {
+            crate::webhooks::Dispatcher::new(store.clone(), keys.clone(), settings.webhooks.clone())
+        });
         let state = web::Data::new(AppState {
             store,
             keys,
             settings,
             metrics: metrics::Metrics::new(),
+            engine: engine.clone(),
         });
         let server =
             HttpServer::new(move || {
@@ -87,7 +190,9 @@ impl Application {
                     .service(
                         web::scope("/v1")
                             .configure(intake::routes)
-                            .configure(admin::routes),
+                            .configure(admin::routes)
+                            .configure(runs::routes)
+                            .configure(webhooks::routes),
                     )
                     .default_service(web::to(|| async {
                         Err::<actix_web::HttpResponse, _>(ApiError::not_found("route"))
@@ -96,16 +201,54 @@ impl Application {
             .shutdown_timeout(shutdown)
             .listen(listener)?
             .run();
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            engine,
+            dispatcher,
+            sandbox: None,
+            shutdown_timeout,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serve until SIGINT/SIGTERM; in-flight requests are finished first.
+    /// The base URL of the built-in sandbox, in sandbox mode.
+    pub fn sandbox_url(&self) -> Option<String> {
+        self.sandbox.as_ref().map(|s| s.base_url())
+    }
+
+    /// The payment engine, when Qonto is reachable.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.engine.as_ref()
+    }
+
+    /// Serve until SIGINT/SIGTERM: in-flight requests finish, then the workers stop taking
+    /// jobs, finish the one in hand and give back anything still leased (another instance, or
+    /// the next start, takes it at once).
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        let mut workers = tokio::task::JoinSet::new();
+        if let Some(engine) = self.engine.clone() {
+            if engine.settings().workers {
+                workers.spawn(engine.run(rx.clone()));
+            }
+        }
+        if let Some(d) = self.dispatcher {
+            workers.spawn(d.run(rx.clone()));
+        }
+        let result = self.server.await;
+        let _ = tx.send(true);
+        let drain = async { while workers.join_next().await.is_some() {} };
+        if tokio::time::timeout(self.shutdown_timeout, drain).await.is_err() {
+            tracing::warn!("workers did not stop in time; their leases will expire and others retake the jobs");
+        }
+        if let Some(sb) = self.sandbox {
+            sb.stop().await;
+        }
+        result
     }
 }
 

@@ -27,7 +27,19 @@ impl Modify for Bearer {
         super::admin::rotate_secret, super::admin::set_callback, super::admin::set_mapping, super::admin::get_mapping,
         super::admin::list_bills, super::admin::get_bill, super::admin::hold_bill, super::admin::release_bill,
         super::admin::cancel_bill, super::admin::audit,
+        super::runs::create_run, super::runs::list_runs, super::runs::get_run, super::runs::confirm_run,
+        super::runs::cancel_run, super::runs::decide_sca, super::runs::bill_transfers, super::runs::retry_bill,
+        super::runs::get_policy, super::runs::put_policy, super::runs::qonto_webhook,
+        super::webhooks::list_events, super::webhooks::list_deliveries, super::webhooks::get_delivery,
+        super::webhooks::replay_delivery, super::webhooks::enable_callback, super::webhooks::rotate_callback_secret,
     ),
+    // Outcome webhook bodies (what billbridge POSTs to a source's callback; README "Webhooks to
+    // your ERP").
+    components(schemas(
+        crate::events::WebhookEnvelope, crate::events::EventType, crate::events::BillEventData,
+        crate::events::BillPaymentSubmittedData, crate::events::BillPaidData,
+        crate::events::BillPaymentFailedData, crate::events::PaymentRunEventData,
+    )),
     modifiers(&Bearer)
 )]
 pub struct ApiDoc;

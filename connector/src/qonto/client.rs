@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -116,6 +116,12 @@ pub trait QontoApi: Send + Sync {
     ) -> Result<BulkTransfer>;
     /// `GET /v2/sepa/bulk_transfers/{id}`.
     async fn get_bulk_transfer(&self, id: &str) -> Result<BulkTransfer>;
+    /// `GET /v2/sepa/bulk_transfers` (every page): to find a bulk whose creation answer was
+    /// lost after its idempotency key expired (DESIGN §3 invariant 3).
+    async fn list_bulk_transfers(&self) -> Result<Vec<BulkTransfer>>;
+    /// `GET /v2/sepa/transfers?updated_at_from=…` (every page): to find a single transfer
+    /// whose creation answer was lost after its idempotency key expired.
+    async fn list_transfers_updated_since(&self, from: DateTime<Utc>) -> Result<Vec<SepaTransfer>>;
     /// `GET /v2/sca_sessions/{token}` (poll at most once a second).
     async fn get_sca_session(&self, token: &ScaSessionToken) -> Result<ScaSession>;
     /// Sandbox: `POST /v2/mocked_sca_sessions/{token}/allow|deny`. Refused in production.
@@ -980,6 +986,19 @@ impl QontoApi for QontoClient {
             .execute(&Call::get(format!("/v2/sepa/bulk_transfers/{id}")))
             .await?;
         Self::decode::<MaybeWrappedBulk>(&resp).map(BulkTransfer::from)
+    }
+
+    async fn list_bulk_transfers(&self) -> Result<Vec<BulkTransfer>> {
+        self.all_pages("/v2/sepa/bulk_transfers", &[], "bulk_transfers")
+            .await
+    }
+
+    async fn list_transfers_updated_since(&self, from: DateTime<Utc>) -> Result<Vec<SepaTransfer>> {
+        let q = vec![(
+            "updated_at_from",
+            from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        )];
+        self.all_pages("/v2/sepa/transfers", &q, "transfers").await
     }
 
     async fn get_sca_session(&self, token: &ScaSessionToken) -> Result<ScaSession> {

@@ -247,6 +247,49 @@ impl Store {
         Ok(next)
     }
 
+    /// Put a job back in the queue to run at `run_at` without counting the run as a failed
+    /// attempt (a poll that found nothing final yet: SCA still waiting, transfers pending).
+    pub async fn snooze_job(
+        &self,
+        id: &str,
+        worker: &str,
+        run_at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let w = self.begin_write().await?;
+        let res = job::Entity::update_many()
+            .col_expr(
+                job::Column::Status,
+                sea_orm::sea_query::Expr::value(state::QUEUED),
+            )
+            .col_expr(job::Column::RunAt, sea_orm::sea_query::Expr::value(run_at))
+            .col_expr(
+                job::Column::LockedBy,
+                sea_orm::sea_query::Expr::value(Option::<String>::None),
+            )
+            .col_expr(
+                job::Column::LockedUntil,
+                sea_orm::sea_query::Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(
+                job::Column::Attempts,
+                sea_orm::sea_query::ExprTrait::sub(
+                    sea_orm::sea_query::Expr::col(job::Column::Attempts),
+                    1,
+                ),
+            )
+            .col_expr(
+                job::Column::UpdatedAt,
+                sea_orm::sea_query::Expr::value(now()),
+            )
+            .filter(job::Column::Id.eq(id))
+            .filter(job::Column::LockedBy.eq(worker))
+            .filter(job::Column::Status.eq(state::RUNNING))
+            .exec(&w.txn)
+            .await?;
+        w.commit().await?;
+        Ok(res.rows_affected == 1)
+    }
+
     /// Give back the jobs a worker holds (graceful shutdown): they run again at once elsewhere.
     pub async fn release_jobs(&self, worker: &str) -> Result<u64, StoreError> {
         let w = self.begin_write().await?;

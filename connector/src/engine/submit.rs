@@ -1,0 +1,1149 @@
+//! Sending chunks to Qonto: persist the exact request and its key first (invariant 2), send,
+//! follow the SCA session, replay byte for byte, and look an unknown outcome up before any
+//! resend (invariant 3).
+
+use std::collections::HashMap;
+
+use adapters::HoldReason;
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sha2::Digest;
+use tracing::Instrument;
+
+use super::plan::{amount_of, emit, end_transfers, move_bill, vop_name, MATCH};
+use super::{kinds, sca_method_str, Engine, EngineError, Next};
+use crate::events::EventType;
+use crate::ids::{ChunkId, OrgId, TransferId};
+use crate::qonto::{
+    Amount, AttachmentUpload, BulkResultStatus, BulkTransfer, BulkTransferItem,
+    BulkVerifyPayeeItem, BulkVerifyPayeeRequest, CreateBulkTransfer, CreateTransfer,
+    IdempotencyKey, NewBeneficiary, NewTransfer, Payee, Prepared, QontoApi, QontoError,
+    ScaOptions, ScaResult, ScaSessionToken, SepaTransfer, TransferStatus, VerifyPayeeRequest,
+    ATTACHMENT_THRESHOLD_EUR,
+};
+use crate::store::audit::{append, AuditEntry};
+use crate::store::bills::status as bill_status;
+use crate::store::entities::{bill, document};
+use crate::store::jobs::{enqueue, NewJob};
+use crate::store::payments::entities::{payment_run, run_chunk, transfer};
+use crate::store::payments::{
+    chunk_mode, chunk_status, run_status, stamp, transfer_status, RunWarning,
+};
+use crate::store::StoreError;
+
+/// A proof token older than this is verified again before sending (Qonto keeps them 23 h).
+const VOP_MAX_AGE: chrono::Duration = chrono::Duration::hours(22);
+
+/// A deterministic idempotency key from our own ids (a UUID built from a SHA-256 of the seed),
+/// so a retry after a crash sends the very same key.
+pub(crate) fn derived_key(seed: &str) -> IdempotencyKey {
+    let digest = sha2::Sha256::digest(seed.as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    let u = uuid::Builder::from_random_bytes(bytes).into_uuid();
+    IdempotencyKey::from(u)
+}
+
+fn corrupt(e: impl std::fmt::Display) -> EngineError {
+    EngineError::Store(StoreError::Corrupt(e.to_string()))
+}
+
+fn client_id(t: &transfer::Model) -> String {
+    t.id.parse::<TransferId>()
+        .map(|id| id.uuid())
+        .unwrap_or_else(|_| t.id.clone())
+}
+
+fn note_for(t: &transfer::Model) -> String {
+    format!("billbridge {}", t.id)
+}
+
+async fn chunk_transfers<C: ConnectionTrait>(
+    conn: &C,
+    chunk_id: &str,
+    statuses: &[&str],
+) -> Result<Vec<transfer::Model>, EngineError> {
+    use sea_orm::QueryOrder;
+    Ok(transfer::Entity::find()
+        .filter(transfer::Column::ChunkId.eq(chunk_id.to_string()))
+        .filter(transfer::Column::Status.is_in(statuses.iter().copied()))
+        .order_by_asc(transfer::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+impl Engine {
+    /// `run.submit`: prepare every planned chunk (fresh VoP if needed, attachments, body, key)
+    /// and queue its `chunk.submit`.
+    pub(crate) async fn submit_run(&self, run_id: &str) -> Result<Next, EngineError> {
+        use sea_orm::QueryOrder;
+        let store = self.store();
+        let Some(run) = payment_run::Entity::find_by_id(run_id.to_string())
+            .one(store.connection())
+            .await?
+        else {
+            return Ok(Next::Done);
+        };
+        if run.status != run_status::SUBMITTING && run.status != run_status::AWAITING_SCA {
+            return Ok(Next::Done);
+        }
+        let org = super::org_of(&run.org_id)?;
+        let span = tracing::info_span!("submit_run", run_id = %run.id, org_id = %org);
+        async {
+            let chunks = run_chunk::Entity::find()
+                .filter(run_chunk::Column::RunId.eq(run.id.clone()))
+                .filter(run_chunk::Column::Status.eq(chunk_status::PLANNED))
+                .order_by_asc(run_chunk::Column::Seq)
+                .all(store.connection())
+                .await?;
+            if chunks.is_empty() {
+                return Ok(Next::Done);
+            }
+            let client = self.qonto().client(&org).await?;
+            let account = client
+                .get_organization()
+                .await?
+                .main_eur_account()
+                .map(|a| a.id.clone())
+                .ok_or_else(|| {
+                    EngineError::Config("Qonto shows no active main EUR account".into())
+                })?;
+            let policy = store.payment_policy(&org).await?;
+            let method = self.sca_method(run.sca_method.as_deref(), policy.sca_method.as_deref());
+            for chunk in chunks {
+                self.prepare_chunk(&org, &run, chunk, client.as_ref(), &account, method)
+                    .await?;
+            }
+            self.wake();
+            Ok(Next::Done)
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn prepare_chunk(
+        &self,
+        org: &OrgId,
+        run: &payment_run::Model,
+        chunk: run_chunk::Model,
+        client: &dyn QontoApi,
+        account: &str,
+        method: crate::qonto::ScaMethod,
+    ) -> Result<(), EngineError> {
+        let store = self.store();
+        let mut transfers =
+            chunk_transfers(store.connection(), &chunk.id, &[transfer_status::PLANNED]).await?;
+        if transfers.is_empty() {
+            let mut am: run_chunk::ActiveModel = chunk.into();
+            am.status = Set(chunk_status::CANCELED.into());
+            am.updated_at = Set(stamp());
+            am.update(store.connection()).await?;
+            return Ok(());
+        }
+        // VoP: the token must cover exactly this set of IBANs and be fresh.
+        let fresh = chunk
+            .vop_at
+            .is_some_and(|at| Utc::now() - at < VOP_MAX_AGE)
+            && chunk.vop_token.is_some();
+        let token = if fresh {
+            chunk.vop_token.clone().unwrap_or_default()
+        } else {
+            self.reverify(client, &chunk, &mut transfers).await?
+        };
+        // A payee that no longer matches and that nobody accepted leaves the chunk.
+        let (ok, dropped): (Vec<_>, Vec<_>) = transfers.into_iter().partition(|t| {
+            t.vop_result.as_deref() == Some(MATCH) || t.vop_decision.is_some()
+        });
+        if !dropped.is_empty() {
+            let w = store.begin_write().await?;
+            end_transfers(
+                &w.txn,
+                org,
+                &dropped,
+                transfer_status::CANCELED,
+                "vop_mismatch",
+                bill_status::HELD,
+                Some(HoldReason::VopMismatch),
+                true,
+            )
+            .await?;
+            let mut am: run_chunk::ActiveModel = chunk.clone().into();
+            am.vop_token = Set(None);
+            am.vop_at = Set(None);
+            am.update(&w.txn).await?;
+            w.commit().await?;
+            // The IBAN set changed: verify again on the next pass.
+            return Box::pin(self.prepare_chunk(
+                org,
+                run,
+                run_chunk::Entity::find_by_id(chunk.id.clone())
+                    .one(store.connection())
+                    .await?
+                    .ok_or(StoreError::NotFound("chunk"))?,
+                client,
+                account,
+                method,
+            ))
+            .await;
+        }
+        let mut transfers = ok;
+        // Attachments above 30,000 EUR.
+        for t in transfers.iter_mut() {
+            if amount_of(t) > rust_decimal::Decimal::from(ATTACHMENT_THRESHOLD_EUR)
+                && t.attachment_id.is_none()
+            {
+                let id = self.upload_invoice(client, t).await?;
+                let mut am: transfer::ActiveModel = t.clone().into();
+                am.attachment_id = Set(Some(id.clone()));
+                am.updated_at = Set(stamp());
+                am.update(store.connection()).await?;
+                t.attachment_id = Some(id);
+            }
+        }
+        let bills: HashMap<String, bill::Model> = bill::Entity::find()
+            .filter(bill::Column::Id.is_in(transfers.iter().map(|t| t.bill_id.clone())))
+            .all(store.connection())
+            .await?
+            .into_iter()
+            .map(|b| (b.id.clone(), b))
+            .collect();
+        let payee = |t: &transfer::Model| match &t.beneficiary_id {
+            Some(id) => Payee::BeneficiaryId(id.clone()),
+            None => Payee::Inline(NewBeneficiary {
+                name: vop_name(&t.creditor_name),
+                iban: t.iban.clone(),
+                bic: bills.get(&t.bill_id).and_then(|b| b.bic.clone()),
+                email: None,
+                activity_tag: None,
+            }),
+        };
+        let body: String = if chunk.mode == chunk_mode::SINGLE {
+            let t = &transfers[0];
+            let req = CreateTransfer {
+                vop_proof_token: token.clone(),
+                transfer: NewTransfer {
+                    payee: payee(t),
+                    bank_account_id: account.to_string(),
+                    reference: t.reference.clone(),
+                    amount: Amount::new(amount_of(t))?,
+                    note: Some(note_for(t)),
+                    attachment_ids: t.attachment_id.iter().cloned().collect(),
+                    scheduled_date: t.scheduled_date,
+                },
+            };
+            String::from_utf8(Prepared::new(&req)?.as_bytes().to_vec()).map_err(corrupt)?
+        } else {
+            let items = transfers
+                .iter()
+                .map(|t| {
+                    Ok(BulkTransferItem {
+                        client_transfer_id: client_id(t),
+                        payee: payee(t),
+                        reference: t.reference.clone(),
+                        amount: Amount::new(amount_of(t))?,
+                        scheduled_date: t.scheduled_date,
+                        note: Some(note_for(t)),
+                        attachment_ids: t.attachment_id.iter().cloned().collect(),
+                    })
+                })
+                .collect::<Result<Vec<_>, QontoError>>()?;
+            let req = CreateBulkTransfer {
+                vop_proof_token: token.clone(),
+                bank_account_id: account.to_string(),
+                bulk_transfers: items,
+            };
+            String::from_utf8(Prepared::new(&req)?.as_bytes().to_vec()).map_err(corrupt)?
+        };
+        let generation = chunk.key_generation;
+        let key = derived_key(&format!("{}:{}", chunk.id, generation));
+        let w = store.begin_write().await?;
+        let Some(current) = run_chunk::Entity::find_by_id(chunk.id.clone())
+            .one(&w.txn)
+            .await?
+        else {
+            return Ok(());
+        };
+        if current.status != chunk_status::PLANNED {
+            return Ok(());
+        }
+        let mut am: run_chunk::ActiveModel = current.into();
+        am.status = Set(chunk_status::READY.into());
+        am.request_body = Set(Some(body));
+        am.idempotency_key = Set(Some(key.as_str().to_string()));
+        am.vop_token = Set(Some(token));
+        am.sca_method = Set(Some(sca_method_str(method).into()));
+        am.first_sent_at = Set(None);
+        am.updated_at = Set(stamp());
+        am.update(&w.txn).await?;
+        enqueue(
+            &w.txn,
+            NewJob::now(
+                kinds::CHUNK_SUBMIT,
+                Some(org.clone()),
+                serde_json::json!({ "chunk_id": chunk.id, "run_id": run.id }),
+            ),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    async fn reverify(
+        &self,
+        client: &dyn QontoApi,
+        chunk: &run_chunk::Model,
+        transfers: &mut [transfer::Model],
+    ) -> Result<String, EngineError> {
+        let token;
+        if chunk.mode == chunk_mode::SINGLE {
+            let t = &mut transfers[0];
+            let res = client
+                .verify_payee(&VerifyPayeeRequest {
+                    iban: t.iban.clone(),
+                    beneficiary_name: vop_name(&t.creditor_name),
+                })
+                .await?;
+            t.vop_result = Some(super::plan::match_code(res.match_result).into());
+            t.vop_matched_name = res.matched_name;
+            token = res.proof_token.0;
+        } else {
+            let res = client
+                .bulk_verify_payee(&BulkVerifyPayeeRequest {
+                    requests: transfers
+                        .iter()
+                        .map(|t| BulkVerifyPayeeItem {
+                            id: t.id.clone(),
+                            beneficiary_name: vop_name(&t.creditor_name),
+                            iban: t.iban.clone(),
+                        })
+                        .collect(),
+                })
+                .await?;
+            for t in transfers.iter_mut() {
+                let r = res.requests.iter().find(|e| e.id == t.id);
+                t.vop_result = Some(
+                    r.and_then(|e| e.match_result)
+                        .map(super::plan::match_code)
+                        .unwrap_or("MATCH_RESULT_NOT_POSSIBLE")
+                        .into(),
+                );
+                t.vop_matched_name = r.and_then(|e| e.matched_name.clone());
+            }
+            token = res.proof_token.0;
+        }
+        let w = self.store().begin_write().await?;
+        for t in transfers.iter() {
+            let mut am: transfer::ActiveModel = t.clone().into();
+            am.vop_result = Set(t.vop_result.clone());
+            am.vop_matched_name = Set(t.vop_matched_name.clone());
+            am.updated_at = Set(stamp());
+            am.update(&w.txn).await?;
+        }
+        let mut am: run_chunk::ActiveModel = chunk.clone().into();
+        am.vop_token = Set(Some(token.clone()));
+        am.vop_at = Set(Some(stamp()));
+        am.update(&w.txn).await?;
+        w.commit().await?;
+        Ok(token)
+    }
+
+    async fn upload_invoice(
+        &self,
+        client: &dyn QontoApi,
+        t: &transfer::Model,
+    ) -> Result<String, EngineError> {
+        let store = self.store();
+        let b = bill::Entity::find_by_id(t.bill_id.clone())
+            .one(store.connection())
+            .await?
+            .ok_or(StoreError::NotFound("bill"))?;
+        let doc = match &b.document_sha256 {
+            Some(sha) => document::Entity::find_by_id(sha.clone())
+                .one(store.connection())
+                .await?,
+            None => None,
+        }
+        .ok_or_else(|| EngineError::Conflict("the invoice document is missing".into()))?;
+        let name = b
+            .number
+            .as_deref()
+            .unwrap_or("invoice")
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .collect::<String>();
+        let upload = AttachmentUpload {
+            file_name: format!("{name}.pdf"),
+            content_type: doc.content_type.clone(),
+            bytes: doc.content.into(),
+        };
+        let key = derived_key(&format!("{}:attachment", t.id));
+        let att = client.upload_attachment(&upload, &key).await?;
+        Ok(att.id)
+    }
+
+    /// `chunk.submit`: send the persisted request; on an earlier unknown outcome, look first.
+    pub(crate) async fn submit_chunk(&self, chunk_id: &str) -> Result<Next, EngineError> {
+        let store = self.store();
+        let Some(chunk) = run_chunk::Entity::find_by_id(chunk_id.to_string())
+            .one(store.connection())
+            .await?
+        else {
+            return Ok(Next::Done);
+        };
+        if chunk.status != chunk_status::READY {
+            return Ok(Next::Done);
+        }
+        let org = super::org_of(&chunk.org_id)?;
+        let span = tracing::info_span!("submit_chunk", chunk_id = %chunk.id, run_id = %chunk.run_id, org_id = %org);
+        async {
+            let client = self.qonto().client(&org).await?;
+            if chunk.first_sent_at.is_some() {
+                // We sent this before and never recorded an answer: the bulk may exist.
+                if self.adopt_if_created(&org, &chunk, client.as_ref()).await? {
+                    return Ok(Next::Done);
+                }
+            } else {
+                let mut am: run_chunk::ActiveModel = chunk.clone().into();
+                am.first_sent_at = Set(Some(stamp()));
+                let w = store.begin_write().await?;
+                am.update(&w.txn).await?;
+                w.commit().await?;
+            }
+            let method = chunk
+                .sca_method
+                .as_deref()
+                .and_then(|m| super::parse_sca_method(m).ok());
+            let sca = ScaOptions {
+                two_fa_preference: method,
+                session_token: None,
+            };
+            let outcome = self.send(&chunk, client.as_ref(), &sca).await;
+            self.handle_send_outcome(&org, &chunk, outcome).await
+        }
+        .instrument(span)
+        .await
+    }
+
+    async fn send(
+        &self,
+        chunk: &run_chunk::Model,
+        client: &dyn QontoApi,
+        sca: &ScaOptions,
+    ) -> Result<Sent, QontoError> {
+        let body = chunk
+            .request_body
+            .clone()
+            .ok_or_else(|| QontoError::InvalidRequest("the chunk has no persisted body".into()))?;
+        let key = IdempotencyKey::new(chunk.idempotency_key.clone().unwrap_or_default())?;
+        if chunk.mode == chunk_mode::SINGLE {
+            let prepared = Prepared::<CreateTransfer>::from_persisted(body.into_bytes())?;
+            client
+                .create_transfer(&prepared, &key, sca)
+                .await
+                .map(Sent::Single)
+        } else {
+            let prepared = Prepared::<CreateBulkTransfer>::from_persisted(body.into_bytes())?;
+            client
+                .create_bulk_transfer(&prepared, &key, sca)
+                .await
+                .map(Sent::Bulk)
+        }
+    }
+
+    async fn handle_send_outcome(
+        &self,
+        org: &OrgId,
+        chunk: &run_chunk::Model,
+        outcome: Result<Sent, QontoError>,
+    ) -> Result<Next, EngineError> {
+        match outcome {
+            Ok(sent) => {
+                self.accept(org, chunk, sent).await?;
+                Ok(Next::Done)
+            }
+            Err(QontoError::ScaRequired {
+                sca_session_token, ..
+            }) => {
+                self.await_sca(org, chunk, sca_session_token).await?;
+                Ok(Next::Done)
+            }
+            Err(QontoError::PlanForbidsBulk { .. }) if chunk.mode == chunk_mode::BULK => {
+                self.fallback_to_single(org, chunk).await?;
+                Ok(Next::Done)
+            }
+            Err(QontoError::VopToken { code, .. }) if chunk.key_generation < 3 => {
+                // A definite refusal (nothing was created): verify again, new body, new key.
+                self.replan_chunk(org, chunk, &format!("VoP token refused ({code})"))
+                    .await?;
+                Ok(Next::Done)
+            }
+            Err(e) if e.is_transient() => Err(e.into()),
+            Err(QontoError::InvalidRequest(msg)) => Err(EngineError::Invalid(msg)),
+            Err(e) => {
+                let reason = failure_code(&e);
+                tracing::warn!(error = %e, reason, "Qonto refused the chunk");
+                self.fail_chunk(org, chunk, chunk_status::FAILED, &reason, &e.to_string())
+                    .await?;
+                Ok(Next::Done)
+            }
+        }
+    }
+
+    /// Before a resend: find what an earlier, unanswered request may have created.
+    async fn adopt_if_created(
+        &self,
+        org: &OrgId,
+        chunk: &run_chunk::Model,
+        client: &dyn QontoApi,
+    ) -> Result<bool, EngineError> {
+        let transfers = chunk_transfers(
+            self.store().connection(),
+            &chunk.id,
+            &[transfer_status::PLANNED],
+        )
+        .await?;
+        if chunk.mode == chunk_mode::SINGLE {
+            let Some(t) = transfers.first() else {
+                return Ok(false);
+            };
+            let since = chunk.first_sent_at.unwrap_or_else(stamp) - chrono::Duration::minutes(5);
+            let note = note_for(t);
+            let found = client
+                .list_transfers_updated_since(since)
+                .await?
+                .into_iter()
+                .find(|q| q.note.as_deref() == Some(note.as_str()));
+            if let Some(found) = found {
+                tracing::info!(qonto_transfer_id = %found.id, "found the transfer an unanswered request created");
+                self.accept(org, chunk, Sent::Single(found)).await?;
+                return Ok(true);
+            }
+            return Ok(false);
+        }
+        let ours: std::collections::HashSet<String> = transfers.iter().map(client_id).collect();
+        if ours.is_empty() {
+            return Ok(false);
+        }
+        let found = client
+            .list_bulk_transfers()
+            .await?
+            .into_iter()
+            .find(|b| b.results.iter().any(|r| ours.contains(&r.client_transfer_id)));
+        if let Some(bulk) = found {
+            tracing::info!(qonto_bulk_id = %bulk.id, "found the bulk transfer an unanswered request created");
+            self.accept(org, chunk, Sent::Bulk(bulk)).await?;
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Qonto accepted the chunk: record the bulk (or transfer) id and the created transfers.
+    async fn accept(
+        &self,
+        org: &OrgId,
+        chunk: &run_chunk::Model,
+        sent: Sent,
+    ) -> Result<(), EngineError> {
+        let w = self.store().begin_write().await?;
+        let mut am: run_chunk::ActiveModel = chunk.clone().into();
+        am.status = Set(chunk_status::SUBMITTED.into());
+        am.sca_token = Set(None);
+        am.last_error = Set(None);
+        am.updated_at = Set(stamp());
+        match &sent {
+            Sent::Bulk(b) => am.qonto_bulk_id = Set(Some(b.id.clone())),
+            Sent::Single(t) => am.qonto_bulk_id = Set(Some(format!("transfer:{}", t.id))),
+        }
+        am.update(&w.txn).await?;
+        match sent {
+            Sent::Bulk(b) => apply_bulk_results(&w.txn, org, &chunk.id, &b).await?,
+            Sent::Single(t) => {
+                let transfers =
+                    chunk_transfers(&w.txn, &chunk.id, &[transfer_status::PLANNED]).await?;
+                if let Some(ours) = transfers.first() {
+                    mark_created(&w.txn, org, ours, &t.id).await?;
+                    super::follow::apply_transfer_status(&w.txn, org, &t).await?;
+                }
+            }
+        }
+        append(
+            &w.txn,
+            AuditEntry {
+                org_id: Some(org.clone()),
+                actor: "engine".into(),
+                action: "chunk.submitted".into(),
+                run_id: Some(chunk.run_id.clone()),
+                details: serde_json::json!({ "chunk_id": chunk.id, "mode": chunk.mode }),
+                ..Default::default()
+            },
+        )
+        .await?;
+        refresh_run(&w.txn, &chunk.run_id).await?;
+        w.commit().await?;
+        self.nudge_follow_up();
+        Ok(())
+    }
+
+    async fn await_sca(
+        &self,
+        org: &OrgId,
+        chunk: &run_chunk::Model,
+        token: ScaSessionToken,
+    ) -> Result<(), EngineError> {
+        let w = self.store().begin_write().await?;
+        let at = stamp();
+        let mut am: run_chunk::ActiveModel = chunk.clone().into();
+        am.status = Set(chunk_status::AWAITING_SCA.into());
+        am.sca_token = Set(Some(token.expose().to_string()));
+        am.sca_started_at = Set(Some(at));
+        am.updated_at = Set(at);
+        am.update(&w.txn).await?;
+        let transfers = chunk_transfers(&w.txn, &chunk.id, &[transfer_status::PLANNED]).await?;
+        let total: rust_decimal::Decimal = transfers.iter().map(amount_of).sum();
+        let method = chunk.sca_method.clone().unwrap_or_default();
+        let expires = at
+            + chrono::Duration::from_std(self.settings().sca_timeout)
+                .unwrap_or(chrono::Duration::minutes(15));
+        let message = match method.as_str() {
+            "passkey" => "Qonto sent a text message with a passkey link: open it and approve the payment.",
+            "mock" => "Sandbox: approve or deny the mocked SCA session (POST /v1/payment-runs/{id}/sca/allow).",
+            _ => "Open the Qonto app on your paired phone and approve the payment.",
+        };
+        emit(
+            &w.txn,
+            org,
+            EventType::PaymentRunAwaitingSca,
+            None,
+            Some(&chunk.run_id),
+            serde_json::json!({
+                "run_id": chunk.run_id,
+                "chunk_id": chunk.id,
+                "transfers": transfers.len(),
+                "total": total.to_string(),
+                "currency": "EUR",
+                "sca_method": method,
+                "expires_at": expires,
+                "message": message,
+            }),
+        )
+        .await?;
+        let poll = chrono::Duration::from_std(self.settings().sca_poll.max(std::time::Duration::from_secs(1)))
+            .unwrap_or(chrono::Duration::seconds(1));
+        let mut job = NewJob::now(
+            kinds::CHUNK_SCA,
+            Some(org.clone()),
+            serde_json::json!({ "chunk_id": chunk.id, "run_id": chunk.run_id }),
+        );
+        job.run_at = at + poll;
+        job.max_attempts = 30;
+        enqueue(&w.txn, job).await?;
+        append(
+            &w.txn,
+            AuditEntry {
+                org_id: Some(org.clone()),
+                actor: "engine".into(),
+                action: "chunk.awaiting_sca".into(),
+                run_id: Some(chunk.run_id.clone()),
+                details: serde_json::json!({ "chunk_id": chunk.id, "sca_method": method, "transfers": transfers.len() }),
+                ..Default::default()
+            },
+        )
+        .await?;
+        refresh_run(&w.txn, &chunk.run_id).await?;
+        w.commit().await?;
+        tracing::info!(chunk_id = %chunk.id, "waiting for the user's strong customer authentication");
+        Ok(())
+    }
+
+    /// `chunk.sca`: poll the SCA session (≥ 1 s apart); replay on allow.
+    pub(crate) async fn poll_sca(&self, chunk_id: &str) -> Result<Next, EngineError> {
+        let store = self.store();
+        let Some(chunk) = run_chunk::Entity::find_by_id(chunk_id.to_string())
+            .one(store.connection())
+            .await?
+        else {
+            return Ok(Next::Done);
+        };
+        if chunk.status != chunk_status::AWAITING_SCA {
+            return Ok(Next::Done);
+        }
+        let org = super::org_of(&chunk.org_id)?;
+        let span = tracing::info_span!("poll_sca", chunk_id = %chunk.id, run_id = %chunk.run_id, org_id = %org);
+        async {
+            let client = self.qonto().client(&org).await?;
+            let token = ScaSessionToken::new(chunk.sca_token.clone().unwrap_or_default());
+            let started = chunk.sca_started_at.unwrap_or_else(stamp);
+            let timeout = chrono::Duration::from_std(self.settings().sca_timeout)
+                .unwrap_or(chrono::Duration::minutes(15));
+            if chunk.replayed_at.is_some()
+                && self.adopt_if_created(&org, &chunk, client.as_ref()).await?
+            {
+                return Ok(Next::Done);
+            }
+            let result = match client.get_sca_session(&token).await {
+                Ok(s) => s.result,
+                Err(QontoError::ScaSessionInvalid { .. }) => ScaResult::Deny,
+                Err(e) => return Err(e.into()),
+            };
+            match result {
+                ScaResult::Allow => {
+                    let mut am: run_chunk::ActiveModel = chunk.clone().into();
+                    am.replayed_at = Set(Some(stamp()));
+                    let w = store.begin_write().await?;
+                    am.update(&w.txn).await?;
+                    w.commit().await?;
+                    let method = chunk
+                        .sca_method
+                        .as_deref()
+                        .and_then(|m| super::parse_sca_method(m).ok());
+                    let outcome = self
+                        .send(&chunk, client.as_ref(), &ScaOptions::replay(method, token))
+                        .await;
+                    match outcome {
+                        Err(QontoError::ScaSessionInvalid { .. }) => {
+                            self.fail_chunk(&org, &chunk, chunk_status::EXPIRED, "sca_expired", "the SCA session was no longer valid at replay").await?;
+                            Ok(Next::Done)
+                        }
+                        other => self.handle_send_outcome(&org, &chunk, other).await,
+                    }
+                }
+                ScaResult::Deny => {
+                    let expired = Utc::now() - started >= timeout;
+                    let (status, reason) = if expired {
+                        (chunk_status::EXPIRED, "sca_expired")
+                    } else {
+                        (chunk_status::DENIED, "sca_denied")
+                    };
+                    self.fail_chunk(&org, &chunk, status, reason, "the payment was not approved")
+                        .await?;
+                    Ok(Next::Done)
+                }
+                ScaResult::Waiting | ScaResult::Unknown => {
+                    if Utc::now() - started >= timeout {
+                        self.fail_chunk(&org, &chunk, chunk_status::EXPIRED, "sca_expired", "nobody approved the payment within 15 minutes").await?;
+                        return Ok(Next::Done);
+                    }
+                    let poll = chrono::Duration::from_std(
+                        self.settings().sca_poll.max(std::time::Duration::from_secs(1)),
+                    )
+                    .unwrap_or(chrono::Duration::seconds(1));
+                    Ok(Next::At(Utc::now() + poll))
+                }
+            }
+        }
+        .instrument(span)
+        .await
+    }
+
+    /// A chunk failed as a whole: its transfers end, their bills go back to `ready` (a person
+    /// can pay them again), the run's status follows.
+    async fn fail_chunk(
+        &self,
+        org: &OrgId,
+        chunk: &run_chunk::Model,
+        status: &str,
+        reason: &str,
+        detail: &str,
+    ) -> Result<(), EngineError> {
+        let w = self.store().begin_write().await?;
+        let Some(current) = run_chunk::Entity::find_by_id(chunk.id.clone())
+            .one(&w.txn)
+            .await?
+        else {
+            return Ok(());
+        };
+        if chunk_status::FINAL.contains(&current.status.as_str()) {
+            return Ok(());
+        }
+        let mut am: run_chunk::ActiveModel = current.into();
+        am.status = Set(status.into());
+        am.last_error = Set(Some(format!("{reason}: {detail}")));
+        am.sca_token = Set(None);
+        am.updated_at = Set(stamp());
+        am.update(&w.txn).await?;
+        let transfers = chunk_transfers(&w.txn, &chunk.id, &[transfer_status::PLANNED]).await?;
+        end_transfers(
+            &w.txn,
+            org,
+            &transfers,
+            transfer_status::FAILED,
+            reason,
+            bill_status::READY,
+            None,
+            true,
+        )
+        .await?;
+        append(
+            &w.txn,
+            AuditEntry {
+                org_id: Some(org.clone()),
+                actor: "engine".into(),
+                action: "chunk.failed".into(),
+                run_id: Some(chunk.run_id.clone()),
+                details: serde_json::json!({ "chunk_id": chunk.id, "status": status, "reason": reason, "detail": detail }),
+                ..Default::default()
+            },
+        )
+        .await?;
+        refresh_run(&w.txn, &chunk.run_id).await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// The VoP token was refused: plan the chunk again with a new generation (new key, since
+    /// the body changes) and let `run.submit` verify and persist it.
+    async fn replan_chunk(
+        &self,
+        org: &OrgId,
+        chunk: &run_chunk::Model,
+        why: &str,
+    ) -> Result<(), EngineError> {
+        let w = self.store().begin_write().await?;
+        let mut am: run_chunk::ActiveModel = chunk.clone().into();
+        am.status = Set(chunk_status::PLANNED.into());
+        am.vop_token = Set(None);
+        am.vop_at = Set(None);
+        am.request_body = Set(None);
+        am.idempotency_key = Set(None);
+        am.first_sent_at = Set(None);
+        am.key_generation = Set(chunk.key_generation + 1);
+        am.last_error = Set(Some(why.to_string()));
+        am.updated_at = Set(stamp());
+        am.update(&w.txn).await?;
+        enqueue(
+            &w.txn,
+            NewJob::now(
+                kinds::RUN_SUBMIT,
+                Some(org.clone()),
+                serde_json::json!({ "run_id": chunk.run_id }),
+            ),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// Qonto's 403 on bulk: remember the plan, and re-plan this chunk as single transfers.
+    async fn fallback_to_single(
+        &self,
+        org: &OrgId,
+        chunk: &run_chunk::Model,
+    ) -> Result<(), EngineError> {
+        tracing::warn!(chunk_id = %chunk.id, "the Qonto plan refuses bulk transfers: paying each bill by its own transfer");
+        self.store()
+            .update_payment_policy(org, "engine", |p| p.plan_forbids_bulk = true)
+            .await?;
+        let w = self.store().begin_write().await?;
+        let transfers = chunk_transfers(&w.txn, &chunk.id, &[transfer_status::PLANNED]).await?;
+        let mut am: run_chunk::ActiveModel = chunk.clone().into();
+        am.status = Set(chunk_status::CANCELED.into());
+        am.last_error = Set(Some(
+            "plan_forbids_bulk: re-planned as single transfers".into(),
+        ));
+        am.updated_at = Set(stamp());
+        am.update(&w.txn).await?;
+        let at = stamp();
+        for (i, t) in transfers.iter().enumerate() {
+            let id = ChunkId::new().to_string();
+            run_chunk::ActiveModel {
+                id: Set(id.clone()),
+                org_id: Set(org.to_string()),
+                run_id: Set(chunk.run_id.clone()),
+                seq: Set(chunk.seq * 1000 + i32::try_from(i).unwrap_or(0) + 1),
+                mode: Set(chunk_mode::SINGLE.into()),
+                status: Set(chunk_status::PLANNED.into()),
+                trusted_only: Set(t.trusted && t.beneficiary_id.is_some()),
+                vop_token: Set(None),
+                vop_at: Set(None),
+                request_body: Set(None),
+                idempotency_key: Set(None),
+                key_generation: Set(0),
+                sca_token: Set(None),
+                sca_method: Set(None),
+                sca_started_at: Set(None),
+                qonto_bulk_id: Set(None),
+                first_sent_at: Set(None),
+                replayed_at: Set(None),
+                last_error: Set(None),
+                created_at: Set(at),
+                updated_at: Set(at),
+            }
+            .insert(&w.txn)
+            .await?;
+            let mut tm: transfer::ActiveModel = t.clone().into();
+            tm.chunk_id = Set(Some(id));
+            tm.updated_at = Set(at);
+            tm.update(&w.txn).await?;
+        }
+        if let Some(run) = payment_run::Entity::find_by_id(chunk.run_id.clone())
+            .one(&w.txn)
+            .await?
+        {
+            let mut summary: crate::store::payments::RunSummary =
+                serde_json::from_str(&run.summary).unwrap_or_default();
+            summary.warnings.push(RunWarning {
+                code: "single_transfers".into(),
+                message: "Qonto refused the bulk transfer: the organization's plan (Solo Basic) does not allow it, so each bill is paid by its own transfer".into(),
+            });
+            let mut am: payment_run::ActiveModel = run.into();
+            am.summary = Set(serde_json::to_string(&summary).map_err(corrupt)?);
+            am.status = Set(run_status::SUBMITTING.into());
+            am.updated_at = Set(at);
+            am.update(&w.txn).await?;
+        }
+        append(
+            &w.txn,
+            AuditEntry {
+                org_id: Some(org.clone()),
+                actor: "engine".into(),
+                action: "run.single_transfers".into(),
+                run_id: Some(chunk.run_id.clone()),
+                details: serde_json::json!({ "chunk_id": chunk.id, "transfers": transfers.len(), "reason": "plan_forbids_bulk" }),
+                ..Default::default()
+            },
+        )
+        .await?;
+        enqueue(
+            &w.txn,
+            NewJob::now(
+                kinds::RUN_SUBMIT,
+                Some(org.clone()),
+                serde_json::json!({ "run_id": chunk.run_id }),
+            ),
+        )
+        .await?;
+        w.commit().await?;
+        Ok(())
+    }
+}
+
+/// What Qonto created.
+pub(crate) enum Sent {
+    Bulk(BulkTransfer),
+    Single(SepaTransfer),
+}
+
+fn failure_code(e: &QontoError) -> String {
+    match e {
+        QontoError::InsufficientFunds { .. } => "insufficient_funds".into(),
+        QontoError::ScaNotEnrolled { .. } => "sca_not_enrolled".into(),
+        QontoError::ScaSessionInvalid { .. } => "sca_expired".into(),
+        QontoError::ApprovalRequired { .. } => "approval_required".into(),
+        QontoError::VopToken { .. } => "vop_token_refused".into(),
+        QontoError::Unauthorized { .. } => "qonto_unauthorized".into(),
+        QontoError::Forbidden { .. } | QontoError::PlanForbidsBulk { .. } => {
+            "qonto_forbidden".into()
+        }
+        _ => crate::store::bills::code(&e.class()),
+    }
+}
+
+/// A planned transfer now exists at Qonto: record its id, move the bill to `submitted`, tell
+/// the ERP.
+pub(crate) async fn mark_created<C: ConnectionTrait>(
+    conn: &C,
+    org: &OrgId,
+    t: &transfer::Model,
+    qonto_id: &str,
+) -> Result<(), EngineError> {
+    let at = stamp();
+    let res = transfer::Entity::update_many()
+        .col_expr(
+            transfer::Column::Status,
+            sea_orm::sea_query::Expr::value(transfer_status::CREATED),
+        )
+        .col_expr(
+            transfer::Column::QontoTransferId,
+            sea_orm::sea_query::Expr::value(Some(qonto_id.to_string())),
+        )
+        .col_expr(
+            transfer::Column::SubmittedAt,
+            sea_orm::sea_query::Expr::value(Some(at)),
+        )
+        .col_expr(transfer::Column::UpdatedAt, sea_orm::sea_query::Expr::value(at))
+        .filter(transfer::Column::Id.eq(t.id.clone()))
+        .filter(transfer::Column::Status.eq(transfer_status::PLANNED))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 0 {
+        return Ok(());
+    }
+    if let Some(b) = move_bill(
+        conn,
+        &t.bill_id,
+        &[bill_status::IN_RUN],
+        bill_status::SUBMITTED,
+        "engine",
+        Some(format!("Qonto transfer {qonto_id}")),
+        None,
+    )
+    .await?
+    {
+        emit(
+            conn,
+            org,
+            EventType::BillPaymentSubmitted,
+            Some(&b),
+            Some(&t.run_id),
+            serde_json::json!({
+                "transfer_id": t.id,
+                "qonto_transfer_id": qonto_id,
+                "run_id": t.run_id,
+                "reference": t.reference,
+                "amount": t.amount,
+                "scheduled_date": t.scheduled_date,
+                "submitted_at": at,
+            }),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Apply a bulk's per-item results: completed → created; failed → the bill goes back.
+pub(crate) async fn apply_bulk_results<C: ConnectionTrait>(
+    conn: &C,
+    org: &OrgId,
+    chunk_id: &str,
+    bulk: &BulkTransfer,
+) -> Result<(), EngineError> {
+    let transfers = chunk_transfers(conn, chunk_id, &[transfer_status::PLANNED]).await?;
+    let by_client: HashMap<String, &transfer::Model> =
+        transfers.iter().map(|t| (client_id(t), t)).collect();
+    for r in &bulk.results {
+        let Some(t) = by_client.get(&r.client_transfer_id) else {
+            continue;
+        };
+        match (r.status, &r.transfer_id) {
+            (BulkResultStatus::Completed, Some(qid)) => mark_created(conn, org, t, qid).await?,
+            (BulkResultStatus::Failed, _) => {
+                let reason = r
+                    .errors
+                    .iter()
+                    .map(|e| {
+                        e.code
+                            .clone()
+                            .or_else(|| e.detail.clone())
+                            .unwrap_or_else(|| "failed".into())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let reason = if reason.is_empty() {
+                    "bulk_item_failed".to_string()
+                } else {
+                    reason
+                };
+                end_transfers(
+                    conn,
+                    org,
+                    std::slice::from_ref(*t),
+                    transfer_status::FAILED,
+                    &reason,
+                    bill_status::READY,
+                    None,
+                    true,
+                )
+                .await?;
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Bring the run's status in line with its chunks and transfers.
+pub(crate) async fn refresh_run<C: ConnectionTrait>(
+    conn: &C,
+    run_id: &str,
+) -> Result<(), EngineError> {
+    let Some(run) = payment_run::Entity::find_by_id(run_id.to_string())
+        .one(conn)
+        .await?
+    else {
+        return Ok(());
+    };
+    if run_status::FINAL.contains(&run.status.as_str())
+        || [
+            run_status::DRAFT,
+            run_status::VERIFYING,
+            run_status::AWAITING_CONFIRMATION,
+        ]
+        .contains(&run.status.as_str())
+    {
+        return Ok(());
+    }
+    let chunks = run_chunk::Entity::find()
+        .filter(run_chunk::Column::RunId.eq(run.id.clone()))
+        .all(conn)
+        .await?;
+    let transfers = transfer::Entity::find()
+        .filter(transfer::Column::RunId.eq(run.id.clone()))
+        .all(conn)
+        .await?;
+    let any_chunk = |s: &str| chunks.iter().any(|c| c.status == s);
+    let next = if any_chunk(chunk_status::AWAITING_SCA) {
+        run_status::AWAITING_SCA
+    } else if any_chunk(chunk_status::PLANNED) || any_chunk(chunk_status::READY) {
+        run_status::SUBMITTING
+    } else if transfers
+        .iter()
+        .any(|t| transfer_status::LIVE.contains(&t.status.as_str()))
+    {
+        run_status::SUBMITTED
+    } else {
+        let sent: Vec<&transfer::Model> = transfers
+            .iter()
+            .filter(|t| {
+                !(t.status == transfer_status::CANCELED
+                    && t.failure_reason
+                        .as_deref()
+                        .is_some_and(|r| r.starts_with("excluded") || r.starts_with("run canceled") || r == "needs_attachment" || r == "vop_mismatch"))
+            })
+            .collect();
+        let settled = sent
+            .iter()
+            .filter(|t| t.status == transfer_status::SETTLED)
+            .count();
+        if settled == sent.len() && settled > 0 {
+            run_status::COMPLETED
+        } else if settled > 0 {
+            run_status::PARTIALLY_FAILED
+        } else if !chunks.is_empty() && chunks.iter().all(|c| c.status == chunk_status::DENIED || c.status == chunk_status::CANCELED) && any_chunk(chunk_status::DENIED) {
+            run_status::DENIED
+        } else if any_chunk(chunk_status::EXPIRED) && !any_chunk(chunk_status::SUBMITTED) {
+            run_status::EXPIRED
+        } else {
+            run_status::FAILED
+        }
+    };
+    if next != run.status {
+        let at = stamp();
+        let reason = chunks
+            .iter()
+            .filter_map(|c| c.last_error.clone())
+            .next_back();
+        let mut am: payment_run::ActiveModel = run.into();
+        am.status = Set(next.to_string());
+        am.updated_at = Set(at);
+        if run_status::FINAL.contains(&next) {
+            am.completed_at = Set(Some(at));
+            if next != run_status::COMPLETED {
+                am.reason = Set(reason);
+            }
+        }
+        am.update(conn).await?;
+    }
+    Ok(())
+}
+
+/// Convert Qonto's transfer status to ours.
+pub(crate) fn our_status(s: TransferStatus) -> Option<&'static str> {
+    match s {
+        TransferStatus::Pending => Some(transfer_status::CREATED),
+        TransferStatus::Processing => Some(transfer_status::PROCESSING),
+        TransferStatus::Settled => Some(transfer_status::SETTLED),
+        TransferStatus::Declined => Some(transfer_status::DECLINED),
+        TransferStatus::Canceled => Some(transfer_status::CANCELED),
+        TransferStatus::Unknown => None,
+    }
+}
