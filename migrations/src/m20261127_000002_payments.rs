@@ -161,9 +161,15 @@ impl MigrationTrait for Migration {
         .await?;
         for (name, cols) in [
             ("ix_run_chunks_run", [RunChunks::RunId, RunChunks::Seq]),
-            ("ix_run_chunks_status", [RunChunks::Status, RunChunks::OrgId]),
+            (
+                "ix_run_chunks_status",
+                [RunChunks::Status, RunChunks::OrgId],
+            ),
         ] {
-            let mut idx = Index::create().name(name).table(RunChunks::Table).to_owned();
+            let mut idx = Index::create()
+                .name(name)
+                .table(RunChunks::Table)
+                .to_owned();
             for c in cols {
                 idx.col(c);
             }
@@ -210,11 +216,17 @@ impl MigrationTrait for Migration {
         for (name, cols) in [
             ("ix_transfers_run", vec![Transfers::RunId]),
             ("ix_transfers_chunk", vec![Transfers::ChunkId]),
-            ("ix_transfers_org_status", vec![Transfers::OrgId, Transfers::Status]),
+            (
+                "ix_transfers_org_status",
+                vec![Transfers::OrgId, Transfers::Status],
+            ),
             ("ix_transfers_qonto", vec![Transfers::QontoTransferId]),
             ("ix_transfers_bill", vec![Transfers::BillId]),
         ] {
-            let mut idx = Index::create().name(name).table(Transfers::Table).to_owned();
+            let mut idx = Index::create()
+                .name(name)
+                .table(Transfers::Table)
+                .to_owned();
             for c in cols {
                 idx.col(c);
             }

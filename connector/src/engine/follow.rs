@@ -39,8 +39,14 @@ pub(crate) async fn apply_transfer_status<C: ConnectionTrait>(
     }
     let at = stamp();
     let mut update = transfer::Entity::update_many()
-        .col_expr(transfer::Column::Status, sea_orm::sea_query::Expr::value(next))
-        .col_expr(transfer::Column::UpdatedAt, sea_orm::sea_query::Expr::value(at));
+        .col_expr(
+            transfer::Column::Status,
+            sea_orm::sea_query::Expr::value(next),
+        )
+        .col_expr(
+            transfer::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(at),
+        );
     if next == transfer_status::SETTLED {
         let settled_at = q.completed_at.or(q.processed_at).unwrap_or(at);
         update = update.col_expr(
@@ -151,7 +157,8 @@ impl Engine {
             .filter(transfer::Column::Status.eq(transfer_status::PLANNED))
             .all(store.connection())
             .await?;
-        let mut chunk_ids: Vec<String> = pending.iter().filter_map(|t| t.chunk_id.clone()).collect();
+        let mut chunk_ids: Vec<String> =
+            pending.iter().filter_map(|t| t.chunk_id.clone()).collect();
         chunk_ids.sort();
         chunk_ids.dedup();
         if !chunk_ids.is_empty() {
@@ -183,7 +190,10 @@ impl Engine {
             .filter(transfer::Column::QontoTransferId.is_not_null())
             .all(store.connection())
             .await?;
-        let ids: Vec<String> = live.iter().filter_map(|t| t.qonto_transfer_id.clone()).collect();
+        let ids: Vec<String> = live
+            .iter()
+            .filter_map(|t| t.qonto_transfer_id.clone())
+            .collect();
         for group in ids.chunks(MAX_IDS_PER_LIST) {
             let found = client.list_transfers_by_ids(group).await?;
             let by_id: HashMap<&str, &SepaTransfer> =

@@ -202,7 +202,11 @@ impl Engine {
         let worker = format!(
             "{}-{}",
             std::process::id(),
-            uuid::Uuid::new_v4().simple().to_string().get(..8).unwrap_or("0")
+            uuid::Uuid::new_v4()
+                .simple()
+                .to_string()
+                .get(..8)
+                .unwrap_or("0")
         );
         Engine {
             inner: Arc::new(Inner {

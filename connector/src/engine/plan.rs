@@ -12,7 +12,7 @@ use sea_orm::{
 };
 use tracing::Instrument;
 
-use super::{kinds, EngineError, Next, NewRun};
+use super::{kinds, EngineError, NewRun, Next};
 use super::{Confirmation, Engine, Execution};
 use crate::events::{EventType, NewEvent};
 use crate::ids::{ChunkId, OrgId, RunId, TransferId};
@@ -47,7 +47,11 @@ pub(crate) fn reference_for(b: &bill::Model) -> String {
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         for c in fold_latin(c).chars() {
-            let c = if crate::qonto::is_sepa_char(c) { c } else { ' ' };
+            let c = if crate::qonto::is_sepa_char(c) {
+                c
+            } else {
+                ' '
+            };
             if c == ' ' && out.ends_with(' ') {
                 continue;
             }
@@ -175,7 +179,10 @@ pub(crate) async fn end_transfers<C: ConnectionTrait>(
     let mut n = 0;
     for t in transfers {
         let res = transfer::Entity::update_many()
-            .col_expr(transfer::Column::Status, sea_orm::sea_query::Expr::value(to))
+            .col_expr(
+                transfer::Column::Status,
+                sea_orm::sea_query::Expr::value(to),
+            )
             .col_expr(
                 transfer::Column::FailureReason,
                 sea_orm::sea_query::Expr::value(Some(reason.to_string())),
@@ -329,7 +336,29 @@ impl Engine {
         let run_id = RunId::new();
         let at = stamp();
         let today = Utc::now().date_naive();
-        let mut total_cents: i64 = 0;
+        let total_cents: i64 = bills
+            .iter()
+            .map(|b| b.amount_cents.unwrap_or(0))
+            .fold(0i64, i64::saturating_add);
+        let model = payment_run::ActiveModel {
+            id: Set(run_id.to_string()),
+            org_id: Set(org.to_string()),
+            kind: Set(kind.to_string()),
+            status: Set(run_status::VERIFYING.into()),
+            execution: Set(req.execution.as_str().into()),
+            sca_method: Set(req.sca_method.clone()),
+            summary: Set(String::new()),
+            bill_count: Set(i32::try_from(bills.len()).unwrap_or(i32::MAX)),
+            total_cents: Set(total_cents),
+            created_by: Set(actor.to_string()),
+            reason: Set(None),
+            created_at: Set(at),
+            updated_at: Set(at),
+            confirmed_at: Set(None),
+            completed_at: Set(None),
+        }
+        .insert(&w.txn)
+        .await?;
         for b in &bills {
             let (Some(cents), Some(iban)) = (b.amount_cents, b.iban.clone()) else {
                 return Err(EngineError::Conflict(format!(
@@ -337,7 +366,6 @@ impl Engine {
                     b.id
                 )));
             };
-            total_cents = total_cents.saturating_add(cents);
             let scheduled = match req.execution {
                 Execution::DueDate => b.due_date.filter(|d| *d > today),
                 Execution::Now => None,
@@ -401,25 +429,6 @@ impl Engine {
                 )));
             }
         }
-        let model = payment_run::ActiveModel {
-            id: Set(run_id.to_string()),
-            org_id: Set(org.to_string()),
-            kind: Set(kind.to_string()),
-            status: Set(run_status::VERIFYING.into()),
-            execution: Set(req.execution.as_str().into()),
-            sca_method: Set(req.sca_method.clone()),
-            summary: Set(String::new()),
-            bill_count: Set(i32::try_from(bills.len()).unwrap_or(i32::MAX)),
-            total_cents: Set(total_cents),
-            created_by: Set(actor.to_string()),
-            reason: Set(None),
-            created_at: Set(at),
-            updated_at: Set(at),
-            confirmed_at: Set(None),
-            completed_at: Set(None),
-        }
-        .insert(&w.txn)
-        .await?;
         enqueue(
             &w.txn,
             NewJob::now(
@@ -491,7 +500,9 @@ impl Engine {
             v.dedup();
             v
         };
-        let bens = self.refresh_beneficiaries(&org, client.as_ref(), &ibans).await?;
+        let bens = self
+            .refresh_beneficiaries(&org, client.as_ref(), &ibans)
+            .await?;
         for t in transfers.iter_mut() {
             if let Some(b) = best_beneficiary(&bens, &t.iban) {
                 t.beneficiary_id = Some(b.id.clone());
@@ -974,8 +985,7 @@ impl Engine {
             }
             live_total += t.amount_cents;
             live_count += 1;
-            let needs_review =
-                t.vop_result.as_deref() != Some(MATCH) && t.vop_decision.is_none();
+            let needs_review = t.vop_result.as_deref() != Some(MATCH) && t.vop_decision.is_none();
             if needs_review {
                 if c.accept_payees.iter().any(|a| a.as_str() == t.id) {
                     let mut am: transfer::ActiveModel = t.clone().into();
@@ -1155,7 +1165,11 @@ pub(crate) fn match_code(m: MatchResult) -> &'static str {
 
 /// The name sent to VoP (Qonto: 1..=140 characters).
 pub(crate) fn vop_name(name: &str) -> String {
-    let n: String = name.trim().chars().take(crate::qonto::MAX_NAME_LEN).collect();
+    let n: String = name
+        .trim()
+        .chars()
+        .take(crate::qonto::MAX_NAME_LEN)
+        .collect();
     if n.is_empty() {
         "unknown".into()
     } else {

@@ -37,7 +37,13 @@ pub fn verify(
             .split_once('=')
             .ok_or(QontoSignatureError::Malformed)?;
         match k.trim() {
-            "t" => t = Some(v.trim().parse().map_err(|_| QontoSignatureError::Malformed)?),
+            "t" => {
+                t = Some(
+                    v.trim()
+                        .parse()
+                        .map_err(|_| QontoSignatureError::Malformed)?,
+                )
+            }
             "v1" => {
                 if let Ok(bytes) = hex::decode(v.trim()) {
                     sigs.push(bytes);
@@ -54,8 +60,8 @@ pub fn verify(
         return Err(QontoSignatureError::Expired);
     }
     for sig in sigs {
-        let mut mac =
-            <Hmac<Sha256> as Mac>::new_from_slice(secret).map_err(|_| QontoSignatureError::Malformed)?;
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
+            .map_err(|_| QontoSignatureError::Malformed)?;
         mac.update(t.to_string().as_bytes());
         mac.update(b".");
         mac.update(body);
@@ -76,19 +82,43 @@ mod tests {
         let header =
             "t=1704110400,v1=56aff06dc227db80d6568a5070f912c601c31f20451745d257cbc0b5dfa93805";
         assert_eq!(
-            verify(b"test-secret", Some(header), br#"{"test":"data"}"#, 1704110400, 300),
+            verify(
+                b"test-secret",
+                Some(header),
+                br#"{"test":"data"}"#,
+                1704110400,
+                300
+            ),
             Ok(())
         );
         assert_eq!(
-            verify(b"test-secret", Some(header), br#"{"test":"datA"}"#, 1704110400, 300),
+            verify(
+                b"test-secret",
+                Some(header),
+                br#"{"test":"datA"}"#,
+                1704110400,
+                300
+            ),
             Err(QontoSignatureError::Mismatch)
         );
         assert_eq!(
-            verify(b"other", Some(header), br#"{"test":"data"}"#, 1704110400, 300),
+            verify(
+                b"other",
+                Some(header),
+                br#"{"test":"data"}"#,
+                1704110400,
+                300
+            ),
             Err(QontoSignatureError::Mismatch)
         );
         assert_eq!(
-            verify(b"test-secret", Some(header), br#"{"test":"data"}"#, 1704110400 + 301, 300),
+            verify(
+                b"test-secret",
+                Some(header),
+                br#"{"test":"data"}"#,
+                1704110400 + 301,
+                300
+            ),
             Err(QontoSignatureError::Expired)
         );
         assert_eq!(

@@ -17,8 +17,8 @@ use crate::ids::{ChunkId, OrgId, TransferId};
 use crate::qonto::{
     Amount, AttachmentUpload, BulkResultStatus, BulkTransfer, BulkTransferItem,
     BulkVerifyPayeeItem, BulkVerifyPayeeRequest, CreateBulkTransfer, CreateTransfer,
-    IdempotencyKey, NewBeneficiary, NewTransfer, Payee, Prepared, QontoApi, QontoError,
-    ScaOptions, ScaResult, ScaSessionToken, SepaTransfer, TransferStatus, VerifyPayeeRequest,
+    IdempotencyKey, NewBeneficiary, NewTransfer, Payee, Prepared, QontoApi, QontoError, ScaOptions,
+    ScaResult, ScaSessionToken, SepaTransfer, TransferStatus, VerifyPayeeRequest,
     ATTACHMENT_THRESHOLD_EUR,
 };
 use crate::store::audit::{append, AuditEntry};
@@ -141,9 +141,7 @@ impl Engine {
             return Ok(());
         }
         // VoP: the token must cover exactly this set of IBANs and be fresh.
-        let fresh = chunk
-            .vop_at
-            .is_some_and(|at| Utc::now() - at < VOP_MAX_AGE)
+        let fresh = chunk.vop_at.is_some_and(|at| Utc::now() - at < VOP_MAX_AGE)
             && chunk.vop_token.is_some();
         let token = if fresh {
             chunk.vop_token.clone().unwrap_or_default()
@@ -151,9 +149,9 @@ impl Engine {
             self.reverify(client, &chunk, &mut transfers).await?
         };
         // A payee that no longer matches and that nobody accepted leaves the chunk.
-        let (ok, dropped): (Vec<_>, Vec<_>) = transfers.into_iter().partition(|t| {
-            t.vop_result.as_deref() == Some(MATCH) || t.vop_decision.is_some()
-        });
+        let (ok, dropped): (Vec<_>, Vec<_>) = transfers
+            .into_iter()
+            .partition(|t| t.vop_result.as_deref() == Some(MATCH) || t.vop_decision.is_some());
         if !dropped.is_empty() {
             let w = store.begin_write().await?;
             end_transfers(
@@ -173,17 +171,19 @@ impl Engine {
             am.update(&w.txn).await?;
             w.commit().await?;
             // The IBAN set changed: verify again on the next pass.
-            return Box::pin(self.prepare_chunk(
-                org,
-                run,
-                run_chunk::Entity::find_by_id(chunk.id.clone())
-                    .one(store.connection())
-                    .await?
-                    .ok_or(StoreError::NotFound("chunk"))?,
-                client,
-                account,
-                method,
-            ))
+            return Box::pin(
+                self.prepare_chunk(
+                    org,
+                    run,
+                    run_chunk::Entity::find_by_id(chunk.id.clone())
+                        .one(store.connection())
+                        .await?
+                        .ok_or(StoreError::NotFound("chunk"))?,
+                    client,
+                    account,
+                    method,
+                ),
+            )
             .await;
         }
         let mut transfers = ok;
@@ -358,9 +358,11 @@ impl Engine {
             .await?
             .ok_or(StoreError::NotFound("bill"))?;
         let doc = match &b.document_sha256 {
-            Some(sha) => document::Entity::find_by_id(sha.clone())
-                .one(store.connection())
-                .await?,
+            Some(sha) => {
+                document::Entity::find_by_id(sha.clone())
+                    .one(store.connection())
+                    .await?
+            }
             None => None,
         }
         .ok_or_else(|| EngineError::Conflict("the invoice document is missing".into()))?;
@@ -369,7 +371,13 @@ impl Engine {
             .as_deref()
             .unwrap_or("invoice")
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .collect::<String>();
         let upload = AttachmentUpload {
             file_name: format!("{name}.pdf"),
@@ -524,11 +532,11 @@ impl Engine {
         if ours.is_empty() {
             return Ok(false);
         }
-        let found = client
-            .list_bulk_transfers()
-            .await?
-            .into_iter()
-            .find(|b| b.results.iter().any(|r| ours.contains(&r.client_transfer_id)));
+        let found = client.list_bulk_transfers().await?.into_iter().find(|b| {
+            b.results
+                .iter()
+                .any(|r| ours.contains(&r.client_transfer_id))
+        });
         if let Some(bulk) = found {
             tracing::info!(qonto_bulk_id = %bulk.id, "found the bulk transfer an unanswered request created");
             self.accept(org, chunk, Sent::Bulk(bulk)).await?;
@@ -627,8 +635,12 @@ impl Engine {
             }),
         )
         .await?;
-        let poll = chrono::Duration::from_std(self.settings().sca_poll.max(std::time::Duration::from_secs(1)))
-            .unwrap_or(chrono::Duration::seconds(1));
+        let poll = chrono::Duration::from_std(
+            self.settings()
+                .sca_poll
+                .max(std::time::Duration::from_secs(1)),
+        )
+        .unwrap_or(chrono::Duration::seconds(1));
         let mut job = NewJob::now(
             kinds::CHUNK_SCA,
             Some(org.clone()),
@@ -701,7 +713,14 @@ impl Engine {
                         .await;
                     match outcome {
                         Err(QontoError::ScaSessionInvalid { .. }) => {
-                            self.fail_chunk(&org, &chunk, chunk_status::EXPIRED, "sca_expired", "the SCA session was no longer valid at replay").await?;
+                            self.fail_chunk(
+                                &org,
+                                &chunk,
+                                chunk_status::EXPIRED,
+                                "sca_expired",
+                                "the SCA session was no longer valid at replay",
+                            )
+                            .await?;
                             Ok(Next::Done)
                         }
                         other => self.handle_send_outcome(&org, &chunk, other).await,
@@ -720,11 +739,20 @@ impl Engine {
                 }
                 ScaResult::Waiting | ScaResult::Unknown => {
                     if Utc::now() - started >= timeout {
-                        self.fail_chunk(&org, &chunk, chunk_status::EXPIRED, "sca_expired", "nobody approved the payment within 15 minutes").await?;
+                        self.fail_chunk(
+                            &org,
+                            &chunk,
+                            chunk_status::EXPIRED,
+                            "sca_expired",
+                            "nobody approved the payment within 15 minutes",
+                        )
+                        .await?;
                         return Ok(Next::Done);
                     }
                     let poll = chrono::Duration::from_std(
-                        self.settings().sca_poll.max(std::time::Duration::from_secs(1)),
+                        self.settings()
+                            .sca_poll
+                            .max(std::time::Duration::from_secs(1)),
                     )
                     .unwrap_or(chrono::Duration::seconds(1));
                     Ok(Next::At(Utc::now() + poll))
@@ -960,7 +988,10 @@ pub(crate) async fn mark_created<C: ConnectionTrait>(
             transfer::Column::SubmittedAt,
             sea_orm::sea_query::Expr::value(Some(at)),
         )
-        .col_expr(transfer::Column::UpdatedAt, sea_orm::sea_query::Expr::value(at))
+        .col_expr(
+            transfer::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(at),
+        )
         .filter(transfer::Column::Id.eq(t.id.clone()))
         .filter(transfer::Column::Status.eq(transfer_status::PLANNED))
         .exec(conn)
@@ -1095,9 +1126,12 @@ pub(crate) async fn refresh_run<C: ConnectionTrait>(
             .iter()
             .filter(|t| {
                 !(t.status == transfer_status::CANCELED
-                    && t.failure_reason
-                        .as_deref()
-                        .is_some_and(|r| r.starts_with("excluded") || r.starts_with("run canceled") || r == "needs_attachment" || r == "vop_mismatch"))
+                    && t.failure_reason.as_deref().is_some_and(|r| {
+                        r.starts_with("excluded")
+                            || r.starts_with("run canceled")
+                            || r == "needs_attachment"
+                            || r == "vop_mismatch"
+                    }))
             })
             .collect();
         let settled = sent
@@ -1108,7 +1142,12 @@ pub(crate) async fn refresh_run<C: ConnectionTrait>(
             run_status::COMPLETED
         } else if settled > 0 {
             run_status::PARTIALLY_FAILED
-        } else if !chunks.is_empty() && chunks.iter().all(|c| c.status == chunk_status::DENIED || c.status == chunk_status::CANCELED) && any_chunk(chunk_status::DENIED) {
+        } else if !chunks.is_empty()
+            && chunks
+                .iter()
+                .all(|c| c.status == chunk_status::DENIED || c.status == chunk_status::CANCELED)
+            && any_chunk(chunk_status::DENIED)
+        {
             run_status::DENIED
         } else if any_chunk(chunk_status::EXPIRED) && !any_chunk(chunk_status::SUBMITTED) {
             run_status::EXPIRED

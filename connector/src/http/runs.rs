@@ -13,7 +13,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.route("/payment-runs", web::post().to(create_run))
         .route("/payment-runs", web::get().to(list_runs))
         .route("/payment-runs/{run_id}", web::get().to(get_run))
-        .route("/payment-runs/{run_id}/confirm", web::post().to(confirm_run))
+        .route(
+            "/payment-runs/{run_id}/confirm",
+            web::post().to(confirm_run),
+        )
         .route("/payment-runs/{run_id}/cancel", web::post().to(cancel_run))
         .route(
             "/payment-runs/{run_id}/sca/{decision}",
@@ -226,7 +229,10 @@ pub async fn put_policy(
         Some(s) => Some(
             state
                 .keys
-                .encrypt(s.as_bytes(), format!("billbridge:qonto-webhook:{org}").as_bytes())
+                .encrypt(
+                    s.as_bytes(),
+                    format!("billbridge:qonto-webhook:{org}").as_bytes(),
+                )
                 .map_err(|e| ApiError::unprocessable("invalid_secret", e.to_string()))?,
         ),
         None => None,
@@ -275,8 +281,12 @@ pub async fn qonto_webhook(
     path: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    let unauthorized =
-        || ApiError::unauthorized("invalid_signature", "the Qonto webhook signature is not valid");
+    let unauthorized = || {
+        ApiError::unauthorized(
+            "invalid_signature",
+            "the Qonto webhook signature is not valid",
+        )
+    };
     let org: OrgId = path.into_inner().parse().map_err(|_| unauthorized())?;
     let policy = match state.store.payment_policy(&org).await {
         Ok(p) => p,
@@ -291,14 +301,23 @@ pub async fn qonto_webhook(
     };
     let secret = state
         .keys
-        .decrypt(&sealed, format!("billbridge:qonto-webhook:{org}").as_bytes())
+        .decrypt(
+            &sealed,
+            format!("billbridge:qonto-webhook:{org}").as_bytes(),
+        )
         .map_err(|_| unauthorized())?;
     let header = req
         .headers()
         .get("x-qonto-signature")
         .and_then(|v| v.to_str().ok());
     let now = chrono::Utc::now().timestamp();
-    if let Err(e) = crate::engine::qonto_webhook::verify(secrecy::ExposeSecret::expose_secret(&secret), header, &body, now, 300) {
+    if let Err(e) = crate::engine::qonto_webhook::verify(
+        secrecy::ExposeSecret::expose_secret(&secret),
+        header,
+        &body,
+        now,
+        300,
+    ) {
         tracing::warn!(org_id = %org, reason = %e, "refused a Qonto webhook");
         return Err(ApiError::unauthorized("invalid_signature", e.to_string()));
     }

@@ -28,7 +28,14 @@ pub mod run_status {
     pub const EXPIRED: &str = "expired";
     pub const CANCELED: &str = "canceled";
     /// A run in one of these states no longer changes.
-    pub const FINAL: &[&str] = &[COMPLETED, PARTIALLY_FAILED, FAILED, DENIED, EXPIRED, CANCELED];
+    pub const FINAL: &[&str] = &[
+        COMPLETED,
+        PARTIALLY_FAILED,
+        FAILED,
+        DENIED,
+        EXPIRED,
+        CANCELED,
+    ];
 }
 
 /// Chunk statuses: one Qonto bulk transfer (or a batch of single transfers) each.

@@ -47,9 +47,61 @@ pub struct TestApp {
     pub store: Store,
     pub client: reqwest::Client,
     pub db_url: String,
+    /// The payment engine, when the app was spawned with a Qonto provider.
+    pub engine: Option<connector::engine::Engine>,
+}
+
+/// A sandbox on port 0 and a Qonto provider for the app that talks to it.
+pub async fn sandbox_provider(
+    config: sandbox::SandboxConfig,
+) -> (
+    sandbox::RunningSandbox,
+    std::sync::Arc<dyn connector::engine::QontoProvider>,
+) {
+    let sb = sandbox::Sandbox::start(config).await.unwrap();
+    let mut q = connector::http::sandbox_qonto_config(&sb);
+    q.retry.max_attempts = 2;
+    let provider = std::sync::Arc::new(connector::engine::StaticQonto::new(
+        q,
+        true,
+        std::sync::Arc::new(connector::qonto::TracingAuditSink),
+    ));
+    (sb, provider)
 }
 
 impl TestApp {
+    /// The app with a Qonto provider (the engine runs) and settings adjusted by `tune`.
+    pub async fn spawn_with(
+        db_url: &str,
+        tune: impl FnOnce(&mut RawSettings),
+        qonto: Option<std::sync::Arc<dyn connector::engine::QontoProvider>>,
+    ) -> TestApp {
+        let mut raw = RawSettings::default();
+        raw.database.url = db_url.to_string();
+        raw.server.bind = "127.0.0.1:0".into();
+        raw.server.max_body_bytes = 1024 * 1024;
+        raw.security.admin_token = Some(ADMIN_TOKEN.into());
+        raw.engine.follow_interval_secs = 1;
+        raw.webhooks.poll_interval_ms = 100;
+        tune(&mut raw);
+        let settings = raw.validate().unwrap();
+        let store = Store::connect(db_url, 8).await.unwrap();
+        store.migrate().await.unwrap();
+        let keys = SecretBox::from_key(&[7u8; 32]);
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let app = Application::with_parts(settings, store.clone(), keys, listener, qonto).unwrap();
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let engine = app.engine().cloned();
+        tokio::spawn(app.run());
+        TestApp {
+            base,
+            store,
+            client: reqwest::Client::new(),
+            db_url: db_url.to_string(),
+            engine,
+        }
+    }
+
     pub async fn spawn(db_url: &str) -> TestApp {
         let mut raw = RawSettings::default();
         raw.database.url = db_url.to_string();
@@ -69,6 +121,7 @@ impl TestApp {
             store,
             client: reqwest::Client::new(),
             db_url: db_url.to_string(),
+            engine: None,
         }
     }
 

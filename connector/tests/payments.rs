@@ -1,0 +1,451 @@
+//! The payment engine against the Qonto sandbox, on SQLite and PostgreSQL: runs from preview to
+//! settled, SCA allowed and denied, the Solo Basic fallback, and the exactly-once invariants
+//! (concurrent runs on one bill; a lost answer looked up after the idempotency key expired).
+
+mod support;
+
+use std::time::Duration;
+
+use sandbox::{Fault, Plan, RunningSandbox, SandboxConfig};
+use serde_json::{json, Value};
+use support::{databases, sandbox_provider, TestApp};
+
+struct World {
+    app: TestApp,
+    sb: RunningSandbox,
+    token: String,
+    source: String,
+    secret: connector::signing::WebhookSecret,
+}
+
+async fn world(db: &str, config: SandboxConfig) -> World {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(std::env::var("RUST_LOG").unwrap_or_else(|_| "warn,sqlx=error".into()))
+        .with_test_writer()
+        .try_init();
+    let (sb, provider) = sandbox_provider(config).await;
+    let app = TestApp::spawn_with(db, |_| {}, Some(provider)).await;
+    let (_, token) = app.org("Payer SAS").await;
+    let (source, secret) = app.source(&token, "erp").await;
+    World {
+        app,
+        sb,
+        token,
+        source,
+        secret,
+    }
+}
+
+/// (seller name, VAT id, IBAN) of the sandbox's seeded beneficiaries.
+const ACME: (&str, &str, &str) = ("ACME SAS", "FR32123456789", "FR7630006000011234567890189");
+const MULLER: (&str, &str, &str) = (
+    "Müller Elektro GmbH",
+    "DE123456789",
+    "DE89370400440532013000",
+);
+const VANDIJK: (&str, &str, &str) = (
+    "Van Dijk Logistics BV",
+    "NL123456789B01",
+    "NL20INGB0001234567",
+);
+const ALICE: (&str, &str, &str) = (
+    "Alice In Wonderland",
+    "DE811569869",
+    "DE91100000000123456789",
+);
+
+impl World {
+    async fn bill(&self, number: &str, who: (&str, &str, &str), amount: &str) -> String {
+        let body = json!({
+            "external_id": format!("ERP-{number}"),
+            "number": number,
+            "type_code": "380",
+            "issue_date": "2026-11-02",
+            "due_date": "2026-12-02",
+            "currency": "EUR",
+            "payable_amount": amount,
+            "tax_inclusive_amount": amount,
+            "seller": { "name": who.0, "vat_id": who.1, "country": &who.1[..2] },
+            "payment": { "means_code": "58", "iban": who.2 },
+            "payment_reference": number,
+        });
+        let r = self
+            .app
+            .send(
+                &self.source,
+                &self.secret,
+                &format!("msg_{}", uuid::Uuid::new_v4().simple()),
+                "application/json",
+                body.to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+        let v: Value = r.json().await.unwrap();
+        assert_eq!(v["status"], "ready", "{v}");
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let r = self
+            .app
+            .client
+            .get(self.app.url(path))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.unwrap()
+    }
+
+    /// Poll the run until `pred` holds (the workers run in the background).
+    async fn run_until(&self, run: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let v = self.get(&format!("/v1/payment-runs/{run}")).await;
+            if pred(&v) {
+                return v;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("run never reached {what}: {v:#}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn run_status_is(&self, run: &str, status: &str) -> Value {
+        self.run_until(run, status, |v| v["status"] == status).await
+    }
+
+    /// Move the sandbox clock past settlement and let the follow-up see it.
+    async fn settle(&self) {
+        self.sb.advance_clock(Duration::from_secs(3 * 3600));
+        if let Some(e) = &self.app.engine {
+            e.nudge_follow_up();
+        }
+    }
+
+    async fn bill_status(&self, id: &str) -> String {
+        self.get(&format!("/v1/bills/{id}")).await["bill"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn trusted_beneficiaries_are_paid_in_one_bulk_without_sca() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        let a = w.bill("T-1", ACME, "1200.00").await;
+        let b = w.bill("T-2", MULLER, "845.50").await;
+        let c = w.bill("T-3", VANDIJK, "99.99").await;
+
+        let (status, run) = w
+            .post("/v1/payment-runs", json!({ "bill_ids": [a, b, c] }))
+            .await;
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().unwrap().to_string();
+        let preview = w.run_status_is(&id, "awaiting_confirmation").await;
+        let s = &preview["summary"];
+        assert_eq!(s["bill_count"], 3);
+        assert_eq!(s["total"], "2145.49");
+        assert_eq!(s["without_sca"], 3, "{s}");
+        assert_eq!(s["needing_sca"], 0);
+        assert_eq!(s["needing_review"], 0, "{s}");
+        assert_eq!(s["chunks"], 1);
+        for t in preview["transfers"].as_array().unwrap() {
+            assert_eq!(t["vop_result"], "MATCH_RESULT_MATCH");
+            assert!(
+                t["iban"].as_str().unwrap().contains('…'),
+                "IBANs are masked"
+            );
+        }
+        assert_eq!(w.bill_status(&a).await, "in_run");
+
+        let (status, _) = w
+            .post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        assert_eq!(status, 200);
+        let submitted = w.run_status_is(&id, "submitted").await;
+        assert!(submitted["transfers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["qonto_transfer_id"].is_string()));
+        assert!(
+            w.sb.sca_sessions().is_empty(),
+            "trusted beneficiaries by id need no SCA"
+        );
+        assert_eq!(w.bill_status(&b).await, "submitted");
+
+        w.settle().await;
+        let done = w.run_status_is(&id, "completed").await;
+        assert!(done["transfers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["status"] == "settled"));
+        for bill in [&a, &b, &c] {
+            assert_eq!(w.bill_status(bill).await, "paid");
+        }
+        // The sandbox's own log: one transfer per bill, with our references.
+        let log = w.sb.transfer_log();
+        assert_eq!(log.len(), 3);
+        let mut refs: Vec<_> = log.iter().map(|e| e.reference.clone()).collect();
+        refs.sort();
+        assert_eq!(refs, ["T-1", "T-2", "T-3"]);
+        assert!(log.iter().all(|e| e.origin == "bulk"));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn untrusted_payee_waits_for_sca_then_is_paid_once() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        let a = w.bill("U-1", ALICE, "310.00").await;
+        let b = w.bill("U-2", ACME, "20.00").await;
+        let (_, run) = w
+            .post(
+                "/v1/payment-runs",
+                json!({ "bill_ids": [a, b], "sca_method": "mock" }),
+            )
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        let preview = w.run_status_is(&id, "awaiting_confirmation").await;
+        assert_eq!(preview["summary"]["needing_sca"], 1);
+        assert_eq!(preview["summary"]["without_sca"], 1);
+        assert_eq!(
+            preview["summary"]["chunks"], 2,
+            "trusted and untrusted go apart"
+        );
+
+        // Confirming is not paying: the untrusted chunk waits for the user's approval.
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        w.run_status_is(&id, "awaiting_sca").await;
+        assert_eq!(w.bill_status(&a).await, "in_run");
+        let log = w.sb.transfer_log();
+        assert_eq!(log.len(), 1, "only the trusted chunk went through: {log:?}");
+
+        let (status, v) = w
+            .post(&format!("/v1/payment-runs/{id}/sca/allow"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{v}");
+        w.run_status_is(&id, "submitted").await;
+        w.settle().await;
+        w.run_status_is(&id, "completed").await;
+        assert_eq!(w.bill_status(&a).await, "paid");
+        let log = w.sb.transfer_log();
+        assert_eq!(log.len(), 2);
+        assert_eq!(
+            log.iter().filter(|e| e.reference == "U-1").count(),
+            1,
+            "the SCA replay created exactly one transfer"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn denied_sca_puts_the_bills_back_to_ready() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        let a = w.bill("D-1", ALICE, "55.00").await;
+        let (_, run) = w
+            .post(
+                "/v1/payment-runs",
+                json!({ "bill_ids": [a], "sca_method": "mock" }),
+            )
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        w.run_status_is(&id, "awaiting_confirmation").await;
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        w.run_status_is(&id, "awaiting_sca").await;
+        let (status, _) = w
+            .post(&format!("/v1/payment-runs/{id}/sca/deny"), json!({}))
+            .await;
+        assert_eq!(status, 200);
+        let v = w.run_status_is(&id, "denied").await;
+        assert_eq!(v["transfers"][0]["failure_reason"], "sca_denied");
+        assert_eq!(w.bill_status(&a).await, "ready");
+        assert!(w.sb.transfer_log().is_empty());
+        // The bill can be paid by a new run.
+        let (status, _) = w.post("/v1/payment-runs", json!({ "bill_ids": [a] })).await;
+        assert_eq!(status, 201);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_runs_on_the_same_bills_create_one_run() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        let a = w.bill("C-1", ACME, "10.00").await;
+        let b = w.bill("C-2", MULLER, "11.00").await;
+        let mut tasks = Vec::new();
+        for _ in 0..20 {
+            let client = w.app.client.clone();
+            let url = w.app.url("/v1/payment-runs");
+            let token = w.token.clone();
+            let body = json!({ "bill_ids": [a, b] });
+            tasks.push(tokio::spawn(async move {
+                client
+                    .post(url)
+                    .bearer_auth(token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }));
+        }
+        let mut codes = Vec::new();
+        for t in tasks {
+            codes.push(t.await.unwrap());
+        }
+        assert_eq!(codes.iter().filter(|c| **c == 201).count(), 1, "{codes:?}");
+        assert!(codes.iter().all(|c| *c == 201 || *c == 409), "{codes:?}");
+        let runs = w.get("/v1/payment-runs").await;
+        assert_eq!(runs.as_array().unwrap().len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn solo_basic_plan_falls_back_to_single_transfers() {
+    for db in databases().await {
+        let config = SandboxConfig {
+            plan: Plan::SoloBasic,
+            ..Default::default()
+        };
+        let w = world(&db, config).await;
+        let a = w.bill("S-1", ACME, "100.00").await;
+        let b = w.bill("S-2", VANDIJK, "200.00").await;
+        let (_, run) = w
+            .post("/v1/payment-runs", json!({ "bill_ids": [a, b] }))
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        w.run_status_is(&id, "awaiting_confirmation").await;
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        let v = w.run_status_is(&id, "submitted").await;
+        let warnings = v["summary"]["warnings"].as_array().unwrap();
+        assert!(
+            warnings.iter().any(|x| x["code"] == "single_transfers"),
+            "the run says why: {warnings:?}"
+        );
+        let policy = w.get("/v1/settings/payments").await;
+        assert_eq!(
+            policy["plan_forbids_bulk"], true,
+            "remembered for the organization"
+        );
+        w.settle().await;
+        w.run_status_is(&id, "completed").await;
+        let log = w.sb.transfer_log();
+        assert_eq!(log.len(), 2);
+        assert!(log.iter().all(|e| e.origin == "single"), "{log:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn lost_answer_after_key_expiry_is_looked_up_not_resent() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        let a = w.bill("K-1", ACME, "70.00").await;
+        let b = w.bill("K-2", MULLER, "80.00").await;
+        // Qonto creates the bulk, then the connection drops before the answer: the client's
+        // own retry (same key) is dropped too, so the job fails and is retried later.
+        w.sb.add_fault(Fault::commit_then_drop("POST", "/v2/sepa/bulk_transfers").times(3));
+        let (_, run) = w
+            .post("/v1/payment-runs", json!({ "bill_ids": [a, b] }))
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        w.run_status_is(&id, "awaiting_confirmation").await;
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while w.sb.faults().first().and_then(|f| f.count) != Some(1) {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the bulk was never sent"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // 31 minutes pass at Qonto before the retry: the idempotency key has expired there,
+        // so resending would create a second bulk. billbridge must look it up instead.
+        w.sb.advance_clock(Duration::from_secs(31 * 60));
+        w.run_status_is(&id, "submitted").await;
+        w.settle().await;
+        w.run_status_is(&id, "completed").await;
+        let log = w.sb.transfer_log();
+        assert_eq!(
+            log.len(),
+            2,
+            "each bill paid once although the answer was lost: {log:?}"
+        );
+        assert_eq!(
+            w.sb.faults().first().and_then(|f| f.count),
+            Some(1),
+            "the bulk was never sent a third time"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn qonto_webhooks_must_be_signed() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        let org = w.get("/v1/settings/payments").await;
+        assert_eq!(org["autopay"], false);
+        let (status, _) = w.post("/v1/settings/payments", json!({})).await;
+        assert_eq!(status, 404, "PUT, not POST");
+        let r = w
+            .app
+            .client
+            .put(w.app.url("/v1/settings/payments"))
+            .bearer_auth(&w.token)
+            .json(&json!({ "qonto_webhook_secret": "qonto-subscription-secret" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let v: Value = r.json().await.unwrap();
+        assert!(v.get("qonto_webhook_secret_sealed").is_none(), "{v}");
+        let orgs = w.app.store.list_orgs().await.unwrap();
+        let org_id = orgs[0].id.to_string();
+        let body = br#"{"id":"evt_1","type":"v1/transactions","data":{}}"#;
+        let url = w.app.url(&format!("/v1/qonto/webhooks/{org_id}"));
+        let now = chrono::Utc::now().timestamp();
+        let good = sandbox::webhook::signature_header("qonto-subscription-secret", now, body);
+        let forged = sandbox::webhook::signature_header("not-the-secret", now, body);
+        let stale =
+            sandbox::webhook::signature_header("qonto-subscription-secret", now - 600, body);
+        for (header, expect) in [
+            (Some(good.as_str()), 204),
+            (Some(forged.as_str()), 401),
+            (Some(stale.as_str()), 401),
+            (None, 401),
+        ] {
+            let mut rq = w.app.client.post(&url).body(body.to_vec());
+            if let Some(h) = header {
+                rq = rq.header("X-Qonto-Signature", h);
+            }
+            let r = rq.send().await.unwrap();
+            assert_eq!(r.status().as_u16(), expect, "{header:?}");
+        }
+    }
+}
