@@ -168,3 +168,52 @@ fn every_prefix_of_a_document_is_handled() {
         let _ = parse_bytes(&pdf[..cut]);
     }
 }
+
+#[test]
+fn skipped_subtrees_are_checked_like_the_rest() {
+    // Invoice lines are skipped without being read; they are still held to the same rules.
+    let line = |extra: &str| {
+        common::edit(
+            UBL,
+            "<cac:InvoiceLine>",
+            &format!("<cac:InvoiceLine>{extra}"),
+        )
+    };
+    for ok in [
+        "<a b='>' c=\"'\"></a >",
+        "<a/><a\n/><b x='1'/>",
+        "<!-- a comment with <tags> -->",
+        "<![CDATA[ <not> a </tag> ]]>",
+        "<?pi data?>",
+        "<a>&lt;&#65;&#x42;&amp;</a>",
+        "<a:b xmlns:a='urn:x'><c xmlns='urn:y'/></a:b>",
+    ] {
+        let bill = parse_bytes(line(ok).as_bytes()).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        assert!(bill.payable, "{ok}");
+    }
+    for (bad, expected) in [
+        ("<a></b>", E::MalformedXml),
+        ("<a><b></a></b>", E::MalformedXml),
+        ("<a b='1>", E::MalformedXml),
+        ("</x>", E::MalformedXml),
+        ("<a>&</a>", E::MalformedXml),
+        ("<a>&#xZZ;</a>", E::MalformedXml),
+        ("<!x>", E::MalformedXml),
+        ("<![CDAT[x]]>", E::MalformedXml),
+        ("<!DOCTYPE x>", E::DtdForbidden),
+        ("<a>&nbsp;</a>", E::EntityForbidden),
+        ("<a xmlns:xml='urn:x'/>", E::MalformedXml),
+    ] {
+        assert_eq!(code(line(bad).as_bytes()), expected, "{bad}");
+    }
+    // Truncated inside a skipped subtree: in a tag, in text, just after `<`.
+    let doc = line("<a>text");
+    let cut = doc.find("<a>text").unwrap();
+    for end in [cut + 1, cut + 2, cut + 5] {
+        assert_eq!(
+            code(&doc.as_bytes()[..end]),
+            E::MalformedXml,
+            "cut at {end}"
+        );
+    }
+}

@@ -1,11 +1,14 @@
-//! The XML readers: one streaming walker over quick-xml's plain reader, driven by
-//! a table of paths per syntax (UBL, CII D16B, ZUGFeRD 1.0).
+//! The XML readers: one streaming walker over quick-xml's plain `Reader`, driven by a tree of
+//! paths per syntax (UBL, CII D16B, ZUGFeRD 1.0).
 //!
-//! Elements are matched by (namespace URI, local name), never by prefix: each namespace URI is
-//! mapped to a canonical prefix (`cac`, `cbc`, `ram`…) and the element path, relative to the root,
-//! is looked up in the syntax's table. Subtrees that hold nothing billbridge needs (invoice lines,
-//! base64 attachments…) are skipped without building anything, which is what keeps parsing within
-//! a small factor of a bare event scan.
+//! Elements are matched by (namespace URI, local name), never by prefix: namespace declarations
+//! are resolved here (`Scopes`), only on the elements the walker looks at (the root and the
+//! children of the containers it walks into), and each URI billbridge knows is mapped once, when
+//! declared, to a small id (`tables::Ns`); an element is then found among its parent's children in
+//! the syntax's table by (id, local name). Subtrees that hold nothing billbridge needs (invoice
+//! lines, base64 attachments…) are skipped by a byte scan that builds no event and resolves no
+//! name, yet applies the same checks (`Walker::skip_subtree`); that is what keeps parsing close to
+//! the speed of a bare quick-xml event scan.
 //!
 //! Safety: a document type declaration is refused (no DTD ⇒ no entity can be declared, so billion
 //! laughs and XXE are impossible), any entity reference other than the five predefined ones and
@@ -15,6 +18,7 @@ mod build;
 mod decode;
 mod tables;
 
+use quick_xml::errors::{IllFormedError, SyntaxError};
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
 use quick_xml::name::NamespaceError;
@@ -83,8 +87,9 @@ pub(crate) fn read(bytes: &[u8], opts: &ParseOptions) -> Result<Bill, ParseError
         text: String::with_capacity(256),
         max_depth: opts.max_depth,
         builder: Builder::new(syntax),
+        skip_names: Vec::new(),
     };
-    walker.run(&mut reader)?;
+    walker.run(&text, &mut reader)?;
     Ok(walker.builder.finish())
 }
 
@@ -365,38 +370,47 @@ struct Walker {
     text: String,
     max_depth: usize,
     builder: Builder,
+    /// Scratch space of `skip_subtree`.
+    skip_names: Vec<(usize, usize)>,
 }
 
 impl Walker {
-    fn run(&mut self, reader: &mut Reader<&[u8]>) -> Result<(), ParseError> {
+    fn run<'a>(&mut self, doc: &'a str, reader: &mut Reader<&'a [u8]>) -> Result<(), ParseError> {
         loop {
-            let pos = reader.buffer_position();
+            let pos = position(doc, reader);
             let event = reader.read_event().map_err(|e| malformed_at(pos, e))?;
             match event {
                 Event::Start(e) => {
+                    // As NsReader did: namespace declarations are checked first, then depth.
                     let depth = self.stack.len() + 2; // root is depth 1
-                    if depth > self.max_depth {
-                        return Err(too_deep(self.max_depth));
-                    }
                     let in_scope = if self.capture.is_some() {
                         // Child of a leaf: nothing in it is read.
-                        self.unmatched(&e, pos)?
+                        let in_scope = self.unmatched(&e, pos)?;
+                        check_depth(depth, self.max_depth)?;
+                        in_scope
                     } else {
-                        match self.enter(&e, pos)? {
+                        let before = self.scopes.bindings.len();
+                        self.scopes.declare(&e, pos)?;
+                        check_depth(depth, self.max_depth)?;
+                        match self.enter(&e, before)? {
                             Step::Entered => continue,
                             Step::Skip { in_scope } => in_scope,
                         }
                     };
-                    skip_subtree(reader, depth, self.max_depth, in_scope)?;
+                    self.skip_subtree(doc, reader, depth, in_scope)?;
                 }
                 Event::Empty(e) => {
-                    if self.stack.len() + 2 > self.max_depth {
-                        return Err(too_deep(self.max_depth));
-                    }
+                    let depth = self.stack.len() + 2;
                     if self.capture.is_some() {
                         self.unmatched(&e, pos)?;
-                    } else if let Step::Entered = self.enter(&e, pos)? {
-                        self.leave();
+                        check_depth(depth, self.max_depth)?;
+                    } else {
+                        let before = self.scopes.bindings.len();
+                        self.scopes.declare(&e, pos)?;
+                        check_depth(depth, self.max_depth)?;
+                        if let Step::Entered = self.enter(&e, before)? {
+                            self.leave();
+                        }
                     }
                 }
                 Event::End(_) => {
@@ -427,12 +441,11 @@ impl Walker {
         }
     }
 
-    /// Push an element, or tell that its subtree is not needed (and push nothing).
+    /// Push an element whose namespace declarations (those after the first `before`) are
+    /// recorded, or tell that its subtree is not needed (and push nothing).
     #[inline]
-    fn enter(&mut self, e: &BytesStart, pos: u64) -> Result<Step, ParseError> {
+    fn enter(&mut self, e: &BytesStart, before: usize) -> Result<Step, ParseError> {
         let parent = self.stack.last().map_or(Table::ROOT, |f| f.node);
-        let before = self.scopes.bindings.len();
-        self.scopes.declare(e, pos)?;
         let ns = self.scopes.ns(e);
         let local = e.local_name();
         let Some((node, kind)) = self.table.child(parent, ns, local.as_ref().as_bytes()) else {
@@ -484,54 +497,231 @@ impl Walker {
     }
 }
 
-/// Read past the end of the element whose start was just read, checking depth, entities and
-/// namespace declarations (`in_scope` of them apply at the start).
-///
-/// Nothing is decoded or matched here: no name is resolved, and attributes are read only on the
-/// rare tags that declare a namespace.
-fn skip_subtree(
-    reader: &mut Reader<&[u8]>,
-    depth: usize,
-    max_depth: usize,
-    mut in_scope: usize,
-) -> Result<(), ParseError> {
-    let mut open = 1usize;
-    // (level of `open` that declared them, how many) of the open elements with declarations.
-    let mut declared: Vec<(usize, usize)> = Vec::new();
-    loop {
-        let pos = reader.buffer_position();
-        match reader.read_event().map_err(|e| malformed_at(pos, e))? {
-            Event::Start(e) => {
-                open += 1;
-                if depth + open - 1 > max_depth {
-                    return Err(too_deep(max_depth));
-                }
-                let n = count_declarations(&e, pos)?;
-                if n > 0 {
-                    in_scope += n;
-                    cap_bindings(in_scope, pos)?;
-                    declared.push((open, n));
-                }
-            }
-            Event::Empty(e) => cap_bindings(in_scope + count_declarations(&e, pos)?, pos)?,
-            Event::End(_) => {
-                if let Some(&(level, n)) = declared.last() {
-                    if level == open {
-                        in_scope -= n;
-                        declared.pop();
+/// Bytes consumed by `reader`, which reads `doc`: the position of the next event.
+#[inline]
+fn position(doc: &str, reader: &Reader<&[u8]>) -> u64 {
+    (doc.len() - reader.get_ref().len()) as u64
+}
+
+#[inline]
+fn check_depth(depth: usize, max_depth: usize) -> Result<(), ParseError> {
+    if depth > max_depth {
+        return Err(too_deep(max_depth));
+    }
+    Ok(())
+}
+
+impl Walker {
+    /// Read past the content and the end tag of the element whose start tag was just read (at
+    /// `depth`).
+    ///
+    /// Start, end and empty tags and plain text are scanned here, straight over the bytes of
+    /// `doc` (already valid UTF-8): no event is built, no name resolved, and attributes are read
+    /// only on the rare tags that declare a namespace. Everything else — references, comments,
+    /// CDATA, processing instructions, DOCTYPE — is handed to `reader`, one event at a time. The
+    /// checks are those of the event loop this replaces: well-formed tags, end tags matching
+    /// their start tags, the depth cap, references (only the predefined entities and character
+    /// references), no DOCTYPE, and the namespace rules (`in_scope` declarations apply at the
+    /// start).
+    fn skip_subtree<'a>(
+        &mut self,
+        doc: &'a str,
+        reader: &mut Reader<&'a [u8]>,
+        depth: usize,
+        mut in_scope: usize,
+    ) -> Result<(), ParseError> {
+        let bytes = doc.as_bytes();
+        let max_depth = self.max_depth;
+        // (start, length) in `doc` of the names of the elements opened inside the subtree.
+        let names = &mut self.skip_names;
+        names.clear();
+        // (depth, how many) of the open elements with namespace declarations.
+        let mut declared: Vec<(usize, usize)> = Vec::new();
+        let mut at = doc.len() - reader.get_ref().len();
+        loop {
+            let Some(k) = find_byte(&bytes[at..], [b'<', b'&', b'<']) else {
+                // Text up to the end of the document.
+                return Err(truncated());
+            };
+            let lt = at + k;
+            let kind = if bytes[lt] == b'&' {
+                b'&'
+            } else {
+                match bytes.get(lt + 1) {
+                    None => {
+                        return Err(malformed_at(
+                            lt as u64,
+                            quick_xml::Error::Syntax(SyntaxError::UnclosedTag),
+                        ))
                     }
+                    Some(&b) => b,
                 }
-                open -= 1;
-                if open == 0 {
-                    return Ok(());
+            };
+            match kind {
+                b'/' if names.is_empty() => {
+                    // The end tag of the skipped element: the reader reads it and checks it
+                    // against the start tag it read.
+                    *reader.get_mut() = &bytes[lt..];
+                    let pos = lt as u64;
+                    return match reader.read_event().map_err(|e| malformed_at(pos, e))? {
+                        Event::End(_) => Ok(()),
+                        // Never produced at `</`.
+                        _ => Err(ParseError::new(
+                            ErrorCode::MalformedXml,
+                            format!("not well-formed XML after byte {pos}"),
+                        )),
+                    };
+                }
+                b'/' => {
+                    let gt = tag_end(bytes, lt)?;
+                    let name = trim_end(&doc[lt + 2..gt]);
+                    // `names` is not empty (checked above).
+                    let (start, len) = names.pop().unwrap_or_default();
+                    let expected = &doc[start..start + len];
+                    if name != expected {
+                        return Err(malformed_at(
+                            lt as u64,
+                            quick_xml::Error::IllFormed(IllFormedError::MismatchedEndTag {
+                                expected: expected.to_string(),
+                                found: name.to_string(),
+                            }),
+                        ));
+                    }
+                    let open = depth + names.len() + 1; // the depth of the element just closed
+                    if let Some(&(d, n)) = declared.last() {
+                        if d == open {
+                            in_scope -= n;
+                            declared.pop();
+                        }
+                    }
+                    at = gt + 1;
+                }
+                b'&' | b'!' | b'?' => {
+                    // A reference, comment, CDATA, DOCTYPE or processing instruction: the reader
+                    // reads it as one event.
+                    *reader.get_mut() = &bytes[lt..];
+                    let pos = lt as u64;
+                    match reader.read_event().map_err(|e| malformed_at(pos, e))? {
+                        Event::GeneralRef(r) => resolve_ref(&r, None)?,
+                        Event::DocType(_) => return Err(dtd()),
+                        Event::Eof => return Err(truncated()),
+                        Event::Comment(_) | Event::CData(_) | Event::PI(_) | Event::Decl(_) => {}
+                        // Never produced at `<!`, `<?` or `&`.
+                        Event::Start(_) | Event::Empty(_) | Event::End(_) | Event::Text(_) => {
+                            return Err(ParseError::new(
+                                ErrorCode::MalformedXml,
+                                format!("not well-formed XML after byte {pos}"),
+                            ))
+                        }
+                    }
+                    at = doc.len() - reader.get_ref().len();
+                }
+                _ => {
+                    let gt = tag_end(bytes, lt)?;
+                    let (content, empty) = match doc[lt + 1..gt].strip_suffix('/') {
+                        Some(c) => (c, true),
+                        None => (&doc[lt + 1..gt], false),
+                    };
+                    let name_len = content
+                        .bytes()
+                        .position(is_xml_whitespace)
+                        .unwrap_or(content.len());
+                    let n = if contains_xmlns(&content.as_bytes()[name_len..]) {
+                        count_declarations(&BytesStart::from_content(content, name_len), lt as u64)?
+                    } else {
+                        0
+                    };
+                    if empty {
+                        cap_bindings(in_scope + n, lt as u64)?;
+                    } else {
+                        let open = depth + names.len() + 1;
+                        if n > 0 {
+                            in_scope += n;
+                            cap_bindings(in_scope, lt as u64)?;
+                            declared.push((open, n));
+                        }
+                        check_depth(open, max_depth)?;
+                        names.push((lt + 1, name_len));
+                    }
+                    at = gt + 1;
                 }
             }
-            Event::GeneralRef(r) => resolve_ref(&r, None)?,
-            Event::DocType(_) => return Err(dtd()),
-            Event::Eof => return Err(truncated()),
-            _ => {}
         }
     }
+}
+
+/// The index of the `>` that closes the tag starting at `bytes[lt]` (`<`), skipping quoted
+/// attribute values, as quick-xml's element parser does.
+#[inline]
+fn tag_end(bytes: &[u8], lt: usize) -> Result<usize, ParseError> {
+    let mut quote = 0u8;
+    let mut at = lt;
+    loop {
+        let found = if quote == 0 {
+            find_byte(&bytes[at..], [b'>', b'\'', b'"'])
+        } else {
+            find_byte(&bytes[at..], [quote; 3])
+        };
+        let Some(k) = found else {
+            break;
+        };
+        at += k;
+        match bytes[at] {
+            b'>' if quote == 0 => return Ok(at),
+            b if quote == 0 => quote = b,
+            _ => quote = 0,
+        }
+        at += 1;
+    }
+    let e = match quote {
+        0 => SyntaxError::UnclosedTag,
+        b'\'' => SyntaxError::UnclosedSingleQuotedAttributeValue,
+        _ => SyntaxError::UnclosedDoubleQuotedAttributeValue,
+    };
+    Err(malformed_at(lt as u64, quick_xml::Error::Syntax(e)))
+}
+
+/// The index of the first byte of `hay` equal to one of `needles`: a word at a time (the corpus
+/// has short text and tags, where this beats a call to a vectorised search).
+#[inline]
+fn find_byte(hay: &[u8], needles: [u8; 3]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // Bytes of `x` that are zero have their high bit set in the result. Bits above the first
+    // zero byte may be set spuriously (borrows), never below it: the lowest set bit is exact.
+    #[inline]
+    fn zero_bytes(x: u64) -> u64 {
+        x.wrapping_sub(LO) & !x & HI
+    }
+    let [a, b, c] = needles.map(|n| LO * u64::from(n));
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let m = zero_bytes(w ^ a) | zero_bytes(w ^ b) | zero_bytes(w ^ c);
+        if m != 0 {
+            return Some(base + (m.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|x| needles.contains(x))
+        .map(|k| base + k)
+}
+
+#[inline]
+fn is_xml_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\r' | b'\n' | b'\t')
+}
+
+/// `s` without trailing XML whitespace.
+#[inline]
+fn trim_end(s: &str) -> &str {
+    s.trim_end_matches([' ', '\r', '\n', '\t'])
 }
 
 fn read_attrs(e: &BytesStart) -> Result<Attrs, ParseError> {
@@ -624,4 +814,31 @@ fn truncated() -> ParseError {
         ErrorCode::MalformedXml,
         "the document ends before its root element is closed (truncated?)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_byte;
+
+    #[test]
+    fn find_byte_agrees_with_a_plain_search() {
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let alphabet = b"<&>'\"a \x80\xff\x00\x01";
+        for len in 0..40 {
+            for _ in 0..200 {
+                let hay: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed ^= seed << 13;
+                        seed ^= seed >> 7;
+                        seed ^= seed << 17;
+                        alphabet[(seed % alphabet.len() as u64) as usize]
+                    })
+                    .collect();
+                for needles in [[b'<', b'&', b'<'], [b'>', b'\'', b'"'], [b'"'; 3]] {
+                    let plain = hay.iter().position(|x| needles.contains(x));
+                    assert_eq!(find_byte(&hay, needles), plain, "{hay:?} {needles:?}");
+                }
+            }
+        }
+    }
 }
