@@ -48,6 +48,9 @@ enum Command {
         #[arg(long)]
         source: String,
     },
+    /// Outcome webhooks to the ERPs: list, show (with every attempt) and replay deliveries.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
     /// Create an admin token (manages organizations over the API).
     AdminToken {
         /// A name to recognise the token by.
@@ -85,6 +88,41 @@ enum SourcesCommand {
         /// What it is (`erp`, `upload`, `email`…).
         #[arg(long, default_value = "erp")]
         kind: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum DeliveriesCommand {
+    /// List deliveries, newest first.
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// Only this status: pending, delivered, dead, canceled.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this bill's (bill_…).
+        #[arg(long)]
+        bill: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+    },
+    /// Show a delivery, its event and every attempt.
+    Show {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The delivery (dlv_…).
+        id: String,
+    },
+    /// Send a delivery again now, with the same webhook-id (a running `serve` sends it).
+    Replay {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The delivery (dlv_…).
+        id: String,
     },
 }
 
@@ -133,6 +171,20 @@ fn main() -> ExitCode {
                 Ok(false) => return ExitCode::from(1),
                 Err(e) => Err(e),
             }
+        }
+        Command::Deliveries(DeliveriesCommand::List {
+            org,
+            status,
+            bill,
+            limit,
+        }) => run_async(commands::deliveries::list(
+            config, &org, status, bill, limit,
+        )),
+        Command::Deliveries(DeliveriesCommand::Show { org, id }) => {
+            run_async(commands::deliveries::show(config, &org, &id))
+        }
+        Command::Deliveries(DeliveriesCommand::Replay { org, id }) => {
+            run_async(commands::deliveries::replay(config, &org, &id))
         }
         Command::AdminToken { name } => run_async(commands::serve::admin_token(config, &name)),
         Command::Sandbox { port } => run_async(commands::serve::sandbox(port)),

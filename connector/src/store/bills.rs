@@ -144,7 +144,7 @@ fn corrupt(e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(e.to_string())
 }
 
-fn to_view(m: &bill::Model) -> Result<BillView, StoreError> {
+pub(crate) fn to_view(m: &bill::Model) -> Result<BillView, StoreError> {
     Ok(BillView {
         id: m.id.parse().map_err(corrupt)?,
         source_id: m.source_id.parse().map_err(corrupt)?,
@@ -212,7 +212,7 @@ fn cents(amount: Decimal) -> Option<i64> {
     i64::try_from(c).ok()
 }
 
-async fn history<C: ConnectionTrait>(
+pub(crate) async fn history<C: ConnectionTrait>(
     conn: &C,
     bill_id: &str,
     org_id: &str,
@@ -515,7 +515,28 @@ impl Store {
             },
         )
         .await?;
+        // Outcome events for the ERP, in the same transaction (outbox).
+        let data = crate::events::bill_data(&m);
+        crate::events::emit(
+            txn,
+            new.org_id,
+            crate::events::NewEvent::bill(
+                crate::events::EventType::BillReceived,
+                &m,
+                data.clone(),
+            )?,
+        )
+        .await?;
+        if state == status::HELD {
+            crate::events::emit(
+                txn,
+                new.org_id,
+                crate::events::NewEvent::bill(crate::events::EventType::BillHeld, &m, data)?,
+            )
+            .await?;
+        }
         w.commit().await?;
+        crate::events::wake();
         Ok(IntakeOutcome::Created(to_view(&m)?))
     }
 
@@ -757,7 +778,25 @@ impl Scoped<'_> {
             },
         )
         .await?;
+        // Outcome events: a release, or a person's hold of a bill that was not held yet.
+        let event = match action {
+            BillAction::Release => Some(crate::events::EventType::BillReleased),
+            BillAction::Hold if from != status::HELD => Some(crate::events::EventType::BillHeld),
+            _ => None,
+        };
+        if let Some(t) = event {
+            let data = crate::events::bill_data(&updated);
+            crate::events::emit(
+                &w.txn,
+                &self.org,
+                crate::events::NewEvent::bill(t, &updated, data)?,
+            )
+            .await?;
+        }
         w.commit().await?;
+        if event.is_some() {
+            crate::events::wake();
+        }
         to_view(&updated)
     }
 }

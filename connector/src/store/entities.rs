@@ -56,6 +56,14 @@ pub mod source {
         pub mapping: Option<String>,
         pub created_at: ChronoDateTimeUtc,
         pub updated_at: ChronoDateTimeUtc,
+        /// The callback secret before the last rotation, sealed; both sign until it expires.
+        pub callback_previous_secret: Option<String>,
+        pub callback_previous_expires_at: Option<ChronoDateTimeUtc>,
+        /// Set when outcome webhooks to this source are disabled (410, or failing too long).
+        pub callback_disabled_at: Option<ChronoDateTimeUtc>,
+        pub callback_disabled_reason: Option<String>,
+        /// When the current run of failed deliveries began (cleared by a success).
+        pub callback_failing_since: Option<ChronoDateTimeUtc>,
     }
     no_relations!();
 }
@@ -223,6 +231,76 @@ pub mod inbound_key {
         pub body_sha256: String,
         pub bill_id: Option<String>,
         pub created_at: ChronoDateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod event {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub org_id: String,
+        pub source_id: Option<String>,
+        pub bill_id: Option<String>,
+        pub run_id: Option<String>,
+        #[sea_orm(column_name = "type")]
+        pub event_type: String,
+        /// The exact body sent: `{"type", "timestamp", "data"}`.
+        pub payload: String,
+        pub created_at: ChronoDateTimeUtc,
+    }
+    no_relations!();
+}
+
+pub mod delivery {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "deliveries")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: String,
+        pub event_id: String,
+        pub event_type: String,
+        pub org_id: String,
+        pub source_id: String,
+        pub bill_id: Option<String>,
+        pub url: String,
+        /// `pending`, `delivered`, `dead`, `canceled`.
+        pub status: String,
+        /// Every attempt ever made.
+        pub attempts: i32,
+        /// Attempts since the delivery was last (re)queued; drives the retry schedule.
+        pub round_attempts: i32,
+        pub next_attempt_at: ChronoDateTimeUtc,
+        pub locked_by: Option<String>,
+        pub locked_until: Option<ChronoDateTimeUtc>,
+        pub last_status_code: Option<i32>,
+        pub last_error: Option<String>,
+        pub created_at: ChronoDateTimeUtc,
+        pub updated_at: ChronoDateTimeUtc,
+        pub delivered_at: Option<ChronoDateTimeUtc>,
+    }
+    no_relations!();
+}
+
+pub mod delivery_attempt {
+    use sea_orm::entity::prelude::*;
+    #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+    #[sea_orm(table_name = "delivery_attempts")]
+    pub struct Model {
+        #[sea_orm(primary_key)]
+        pub id: i64,
+        pub delivery_id: String,
+        pub org_id: String,
+        pub at: ChronoDateTimeUtc,
+        pub status_code: Option<i32>,
+        pub duration_ms: i64,
+        /// The first 20 KB of the answer.
+        pub response_body: Option<String>,
+        pub error: Option<String>,
     }
     no_relations!();
 }

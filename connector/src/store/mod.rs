@@ -10,9 +10,11 @@
 
 pub mod audit;
 pub mod bills;
+pub mod deliveries;
 pub mod entities;
 pub mod jobs;
 pub mod orgs;
+pub mod payments;
 pub mod sources;
 
 use std::sync::Arc;

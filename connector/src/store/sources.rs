@@ -23,6 +23,15 @@ pub struct Source {
     /// `erp`, `upload`, `email`… (free text, for people).
     pub kind: String,
     pub callback_url: Option<String>,
+    /// When outcome webhooks to `callback_url` were disabled (410 Gone, or failing through the
+    /// whole retry schedule); `POST /v1/sources/{id}/callback/enable` turns them back on.
+    pub callback_disabled_at: Option<DateTime<Utc>>,
+    /// Why they were disabled.
+    pub callback_disabled_reason: Option<String>,
+    /// Since when deliveries to the callback have been failing (absent when the last succeeded).
+    pub callback_failing_since: Option<DateTime<Utc>>,
+    /// Until when the callback secret replaced by the last rotation still signs (both are sent).
+    pub callback_previous_secret_expires_at: Option<DateTime<Utc>>,
     /// Whether a JSON mapping is set (see `GET /v1/sources/{id}/mapping`).
     pub has_mapping: bool,
     /// Live inbound secrets: more than one during a rotation's grace period.
@@ -64,6 +73,12 @@ fn to_source(m: &source::Model) -> Result<Source, StoreError> {
         name: m.name.clone(),
         kind: m.kind.clone(),
         callback_url: m.callback_url.clone(),
+        callback_disabled_at: m.callback_disabled_at,
+        callback_disabled_reason: m.callback_disabled_reason.clone(),
+        callback_failing_since: m.callback_failing_since,
+        callback_previous_secret_expires_at: m
+            .callback_previous_expires_at
+            .filter(|e| *e > now() && m.callback_previous_secret.is_some()),
         has_mapping: m.mapping.is_some(),
         active_secrets: live(stored(m)?, now()).len(),
         created_at: m.created_at,
@@ -153,6 +168,11 @@ impl Scoped<'_> {
             mapping: Set(None),
             created_at: Set(now()),
             updated_at: Set(now()),
+            callback_previous_secret: Set(None),
+            callback_previous_expires_at: Set(None),
+            callback_disabled_at: Set(None),
+            callback_disabled_reason: Set(None),
+            callback_failing_since: Set(None),
         }
         .insert(&w.txn)
         .await
@@ -254,6 +274,12 @@ impl Scoped<'_> {
         let mut am: source::ActiveModel = m.into();
         am.callback_url = Set(Some(url.to_string()));
         am.callback_secret = Set(Some(sealed));
+        // A new endpoint and secret start clean: no previous secret, enabled, not failing.
+        am.callback_previous_secret = Set(None);
+        am.callback_previous_expires_at = Set(None);
+        am.callback_disabled_at = Set(None);
+        am.callback_disabled_reason = Set(None);
+        am.callback_failing_since = Set(None);
         am.updated_at = Set(now());
         am.update(&w.txn).await?;
         super::audit::append(
@@ -264,6 +290,53 @@ impl Scoped<'_> {
                 action: "source.callback_set".into(),
                 source_id: Some(id.to_string()),
                 details: serde_json::json!({ "url": url }),
+                ..Default::default()
+            },
+        )
+        .await?;
+        w.commit().await?;
+        Ok(secret)
+    }
+
+    /// Rotate the callback secret: a new one signs outcome webhooks from now on, and the current
+    /// one keeps signing beside it for `grace` (each message carries both signatures), so the
+    /// ERP can switch to the new secret whenever it likes within that time.
+    pub async fn rotate_callback_secret(
+        &self,
+        id: &SourceId,
+        grace: chrono::Duration,
+        keys: &SecretBox,
+    ) -> Result<WebhookSecret, StoreError> {
+        let secret = WebhookSecret::generate().map_err(corrupt)?;
+        let w = self.store.begin_write().await?;
+        let m = self.source_model(&w.txn, id).await?;
+        let Some(current) = m.callback_secret.clone() else {
+            return Err(StoreError::Conflict(
+                "this source has no callback; set one with PUT /v1/sources/{id}/callback".into(),
+            ));
+        };
+        let sealed = keys
+            .encrypt(
+                secrecy::ExposeSecret::expose_secret(&secret.expose_whsec()).as_bytes(),
+                &aad(&m.id, "callback"),
+            )
+            .map_err(corrupt)?;
+        let at = now();
+        let mut am: source::ActiveModel = m.into();
+        am.callback_secret = Set(Some(sealed));
+        am.callback_previous_secret = Set((grace > chrono::Duration::zero()).then_some(current));
+        am.callback_previous_expires_at =
+            Set((grace > chrono::Duration::zero()).then(|| at + grace));
+        am.updated_at = Set(at);
+        am.update(&w.txn).await?;
+        super::audit::append(
+            &w.txn,
+            super::audit::AuditEntry {
+                org_id: Some(self.org.clone()),
+                actor: "api".into(),
+                action: "source.callback_secret_rotated".into(),
+                source_id: Some(id.to_string()),
+                details: serde_json::json!({ "grace_seconds": grace.num_seconds() }),
                 ..Default::default()
             },
         )
@@ -311,4 +384,31 @@ fn seal(keys: &SecretBox, source_id: &str, secret: &WebhookSecret) -> Result<Str
         &aad(source_id, "signing"),
     )
     .map_err(corrupt)
+}
+
+/// The secrets that sign outcome webhooks to this source's callback right now: the current one,
+/// then the previous one while its rotation grace period lasts.
+pub(crate) fn callback_signing_secrets(
+    m: &source::Model,
+    keys: &SecretBox,
+    at: DateTime<Utc>,
+) -> Result<Vec<WebhookSecret>, StoreError> {
+    let open = |sealed: &str| -> Result<WebhookSecret, StoreError> {
+        let plain = keys
+            .decrypt_string(sealed, &aad(&m.id, "callback"))
+            .map_err(corrupt)?;
+        WebhookSecret::parse(secrecy::ExposeSecret::expose_secret(&plain)).map_err(corrupt)
+    };
+    let mut out = Vec::with_capacity(2);
+    if let Some(current) = &m.callback_secret {
+        out.push(open(current)?);
+    }
+    if let (Some(previous), Some(until)) =
+        (&m.callback_previous_secret, m.callback_previous_expires_at)
+    {
+        if until > at {
+            out.push(open(previous)?);
+        }
+    }
+    Ok(out)
 }
