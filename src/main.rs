@@ -51,6 +51,21 @@ enum Command {
     /// Outcome webhooks to the ERPs: list, show (with every attempt) and replay deliveries.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+    /// Payment runs: create one from ready bills, review its preview, confirm or cancel it (a
+    /// running `billbridge serve` does the work with Qonto).
+    #[command(subcommand)]
+    Runs(RunsCommand),
+    /// The whole walk in one process, in under a minute: the service on SQLite, the built-in
+    /// Qonto sandbox and a demo ERP; sample invoices in, a payment with SCA, settlement, and
+    /// signed `bill.paid` events back to the ERP. Exit status 0 when every bill paid.
+    Demo {
+        /// Database file (default: a fresh one in the temporary directory).
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        /// Folder of invoices to send (default: demo/invoices of the repository).
+        #[arg(long, value_name = "DIR")]
+        invoices: Option<PathBuf>,
+    },
     /// Create an admin token (manages organizations over the API).
     AdminToken {
         /// A name to recognise the token by.
@@ -126,6 +141,74 @@ enum DeliveriesCommand {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum RunsCommand {
+    /// Create a run from ready bills: explicit --bill ids, or every ready bill matching the
+    /// filters (earliest due first).
+    Create {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// A bill to pay (bill_…); repeat for several. Without it, the filters choose.
+        #[arg(long = "bill", value_name = "BILL")]
+        bills: Vec<String>,
+        /// Only bills due on or before this date (YYYY-MM-DD).
+        #[arg(long)]
+        due_before: Option<chrono::NaiveDate>,
+        /// Only this supplier's bills (sup_…).
+        #[arg(long)]
+        supplier: Option<String>,
+        /// Stop before the total passes this amount (EUR).
+        #[arg(long)]
+        max_total: Option<rust_decimal::Decimal>,
+        /// Pay each bill on its due date (Qonto scheduled transfers) instead of now.
+        #[arg(long)]
+        on_due_date: bool,
+        /// SCA method: paired-device (default), passkey, or mock (sandbox).
+        #[arg(long)]
+        sca_method: Option<String>,
+    },
+    /// List runs, newest first.
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// Only runs in this status.
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Show a run: preview, warnings, and every transfer with its payee check.
+    Show {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The run (run_…).
+        id: String,
+    },
+    /// Confirm a previewed run. Payee checks that did not match need --accept or --exclude.
+    Confirm {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The run (run_…).
+        id: String,
+        /// Accept this transfer's payee as it is (trf_…); repeat for several.
+        #[arg(long = "accept", value_name = "TRANSFER")]
+        accept: Vec<String>,
+        /// Take this transfer out of the run (trf_…); repeat for several.
+        #[arg(long = "exclude", value_name = "TRANSFER")]
+        exclude: Vec<String>,
+    },
+    /// Cancel a run not yet sent to Qonto; its bills are ready again.
+    Cancel {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The run (run_…).
+        id: String,
+    },
+}
+
 #[derive(Debug, clap::Args)]
 struct ParseArgs {
     /// Files to read.
@@ -185,6 +268,51 @@ fn main() -> ExitCode {
         }
         Command::Deliveries(DeliveriesCommand::Replay { org, id }) => {
             run_async(commands::deliveries::replay(config, &org, &id))
+        }
+        Command::Runs(cmd) => match cmd {
+            RunsCommand::Create {
+                org,
+                bills,
+                due_before,
+                supplier,
+                max_total,
+                on_due_date,
+                sca_method,
+            } => run_async(commands::runs::create(
+                config,
+                &org,
+                commands::runs::CreateArgs {
+                    bills,
+                    due_before,
+                    supplier,
+                    max_total,
+                    on_due_date,
+                    sca_method,
+                },
+            )),
+            RunsCommand::List { org, status } => {
+                run_async(commands::runs::list(config, &org, status))
+            }
+            RunsCommand::Show { org, id } => run_async(commands::runs::show(config, &org, &id)),
+            RunsCommand::Confirm {
+                org,
+                id,
+                accept,
+                exclude,
+            } => run_async(commands::runs::confirm(
+                config, &org, &id, &accept, &exclude,
+            )),
+            RunsCommand::Cancel { org, id } => run_async(commands::runs::cancel(config, &org, &id)),
+        },
+        Command::Demo { db, invoices } => {
+            match run_async(commands::demo::run(commands::demo::DemoArgs {
+                db,
+                invoices,
+            })) {
+                Ok(true) => Ok(()),
+                Ok(false) => return ExitCode::from(1),
+                Err(e) => Err(e),
+            }
         }
         Command::AdminToken { name } => run_async(commands::serve::admin_token(config, &name)),
         Command::Sandbox { port } => run_async(commands::serve::sandbox(port)),

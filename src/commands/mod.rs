@@ -1,6 +1,8 @@
 //! One module per group of subcommands.
 
 pub mod deliveries;
+pub mod demo;
 pub mod ingest;
 pub mod parse;
+pub mod runs;
 pub mod serve;

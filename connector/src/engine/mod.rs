@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
-pub use provider::{DbAuditSink, QontoProvider, StaticQonto};
+pub use provider::{DbAuditSink, OfflineQonto, QontoProvider, StaticQonto};
 
 use crate::ids::{BillId, OrgId, TransferId};
 use crate::qonto::{QontoError, ScaMethod};

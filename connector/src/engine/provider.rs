@@ -157,3 +157,24 @@ impl AuditSink for DbAuditSink {
         }
     }
 }
+
+/// For the CLI: creating, confirming and canceling runs only touches the database (a running
+/// `billbridge serve` does the Qonto work), so the CLI's engine has no Qonto connection.
+pub struct OfflineQonto;
+
+#[async_trait]
+impl QontoProvider for OfflineQonto {
+    async fn client(&self, _org: &OrgId) -> Result<Arc<dyn QontoApi>, EngineError> {
+        Err(EngineError::Config(
+            "this command does not talk to Qonto; a running `billbridge serve` does".into(),
+        ))
+    }
+
+    fn default_sca_method(&self) -> ScaMethod {
+        ScaMethod::default()
+    }
+
+    fn is_sandbox(&self) -> bool {
+        false
+    }
+}
