@@ -417,6 +417,32 @@ mod tests {
     }
 
     #[test]
+    fn settings_defaults_and_validation() {
+        let s = WebhookSettings::default();
+        assert_eq!(s.retry_schedule.len(), 7);
+        assert_eq!(s.retry_schedule[0], Duration::from_secs(5));
+        assert_eq!(s.retry_schedule[6], Duration::from_secs(36_000));
+        let mut raw = crate::config::RawWebhooks {
+            concurrency: 0,
+            ..Default::default()
+        };
+        let e = raw.validate().unwrap_err().to_string();
+        assert!(e.contains("webhooks.concurrency"), "{e}");
+        raw.concurrency = 2;
+        raw.jitter_percent = 80;
+        let e = raw.validate().unwrap_err().to_string();
+        assert!(e.contains("webhooks.jitter_percent"), "{e}");
+        // An empty schedule is allowed: one attempt, then dead.
+        raw.jitter_percent = 0;
+        raw.retry_schedule_secs = vec![];
+        let s = raw.validate().unwrap();
+        assert_eq!(
+            decide(Some(500), None, 1, &s, Utc::now()),
+            AttemptDecision::Dead
+        );
+    }
+
+    #[test]
     fn retry_after_in_seconds_or_http_date() {
         let now = DateTime::parse_from_rfc3339("2026-11-27T10:00:00Z")
             .unwrap()
