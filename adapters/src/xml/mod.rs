@@ -89,6 +89,9 @@ pub(crate) fn read(bytes: &[u8], opts: &ParseOptions) -> Result<Bill, ParseError
         builder: Builder::new(syntax),
         skip_names: Vec::new(),
     };
+    // Outside leaves, text is not read: whitespace between tags is skipped without an event
+    // (turned off while a leaf's text is read, see `Walker::run`).
+    reader.config_mut().trim_text_start = true;
     walker.run(&text, &mut reader)?;
     Ok(walker.builder.finish())
 }
@@ -393,7 +396,13 @@ impl Walker {
                         self.scopes.declare(&e, pos)?;
                         check_depth(depth, self.max_depth)?;
                         match self.enter(&e, before)? {
-                            Step::Entered => continue,
+                            Step::Entered => {
+                                if self.capture.is_some() {
+                                    // A leaf: its text is read whole.
+                                    reader.config_mut().trim_text_start = false;
+                                }
+                                continue;
+                            }
                             Step::Skip { in_scope } => in_scope,
                         }
                     };
@@ -418,6 +427,7 @@ impl Walker {
                         return Ok(()); // the root closed: done, trailing content is not read
                     }
                     self.leave();
+                    reader.config_mut().trim_text_start = true;
                 }
                 Event::Text(t) => {
                     if self.capture.is_some() {
