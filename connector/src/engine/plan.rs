@@ -233,6 +233,37 @@ pub(crate) async fn end_transfers<C: ConnectionTrait>(
     Ok(n)
 }
 
+/// Lock the run's row for this transaction, provided its status is still one of `from`.
+///
+/// Reading the status and then writing it is not enough on PostgreSQL (READ COMMITTED, no row
+/// lock on a plain SELECT): two instances confirming the same run at the same moment both read
+/// `awaiting_confirmation`, and both confirmed it (two `run.submit` jobs) — the two-instances
+/// test caught it. The conditional UPDATE checks and locks in one statement: the second
+/// transaction waits for the first, then finds the status changed and gets a conflict. (SQLite
+/// serialises writers, so there the check above already held.)
+async fn claim_run<C: ConnectionTrait>(
+    conn: &C,
+    run_id: &str,
+    from: &[&str],
+    rule: &str,
+) -> Result<(), EngineError> {
+    let res = payment_run::Entity::update_many()
+        .col_expr(
+            payment_run::Column::UpdatedAt,
+            sea_orm::sea_query::Expr::value(stamp()),
+        )
+        .filter(payment_run::Column::Id.eq(run_id.to_string()))
+        .filter(payment_run::Column::Status.is_in(from.iter().copied()))
+        .exec(conn)
+        .await?;
+    if res.rows_affected == 0 {
+        return Err(EngineError::Conflict(format!(
+            "the run changed meanwhile (another request or instance acted on it); {rule}"
+        )));
+    }
+    Ok(())
+}
+
 fn corrupt(e: impl std::fmt::Display) -> EngineError {
     EngineError::Store(StoreError::Corrupt(e.to_string()))
 }
@@ -948,6 +979,13 @@ impl Engine {
                 run.status
             )));
         }
+        claim_run(
+            &w.txn,
+            &run.id,
+            &[run_status::AWAITING_CONFIRMATION],
+            "only a run awaiting confirmation can be confirmed",
+        )
+        .await?;
         let transfers = transfer::Entity::find()
             .filter(transfer::Column::RunId.eq(run.id.clone()))
             .filter(transfer::Column::Status.eq(transfer_status::PLANNED))
@@ -1102,6 +1140,17 @@ impl Engine {
                 run.status
             )));
         }
+        claim_run(
+            &w.txn,
+            &run.id,
+            &[
+                run_status::DRAFT,
+                run_status::VERIFYING,
+                run_status::AWAITING_CONFIRMATION,
+            ],
+            "only a run not yet sent to Qonto can be canceled",
+        )
+        .await?;
         let transfers = transfer::Entity::find()
             .filter(transfer::Column::RunId.eq(run.id.clone()))
             .filter(transfer::Column::Status.eq(transfer_status::PLANNED))
