@@ -412,6 +412,26 @@ pub struct PaymentRunEventData {
     /// Their total, a decimal string.
     pub total_amount: Option<String>,
     pub currency: Option<String>,
+    /// `awaiting_confirmation`: the preview (counts, per supplier, SCA, payee checks to
+    /// review, warnings), as `GET /v1/payment-runs/{id}` shows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub summary: Option<serde_json::Value>,
+    /// `awaiting_sca`: the chunk (one Qonto bulk transfer) waiting for approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_id: Option<String>,
+    /// `awaiting_sca`: transfers waiting for the approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfers: Option<u64>,
+    /// `awaiting_sca`: the SCA method (`paired-device`, `passkey`, `mock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sca_method: Option<String>,
+    /// `awaiting_sca`: when the SCA session expires (15 minutes after it started).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
+    /// `awaiting_sca`: what to tell the user ("open the Qonto app on your phone…").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 #[cfg(test)]

@@ -166,6 +166,7 @@ pub(crate) async fn move_bill<C: ConnectionTrait>(
 }
 
 /// Mark live transfers final with a reason and send their bills back (to `ready`, or held).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn end_transfers<C: ConnectionTrait>(
     conn: &C,
     org: &OrgId,
@@ -309,6 +310,7 @@ impl Engine {
         let mut bills = q
             .order_by_asc(bill::Column::DueDate)
             .order_by_asc(bill::Column::CreatedAt)
+            .order_by_asc(bill::Column::Id)
             .limit(self.settings().max_run_bills as u64 + 1)
             .all(&w.txn)
             .await?;
@@ -804,6 +806,9 @@ impl Engine {
                 serde_json::json!({
                     "run_id": run.id,
                     "status": updated.status,
+                    "bill_ids": transfers.iter().map(|t| t.bill_id.clone()).collect::<Vec<_>>(),
+                    "total_amount": cents_to_string(total_cents),
+                    "currency": "EUR",
                     "summary": summary,
                 }),
             )

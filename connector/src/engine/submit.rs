@@ -257,24 +257,33 @@ impl Engine {
         let generation = chunk.key_generation;
         let key = derived_key(&format!("{}:{}", chunk.id, generation));
         let w = store.begin_write().await?;
-        let Some(current) = run_chunk::Entity::find_by_id(chunk.id.clone())
-            .one(&w.txn)
-            .await?
-        else {
-            return Ok(());
-        };
-        if current.status != chunk_status::PLANNED {
+        // Claim the chunk with a conditional update: of two `run.submit` jobs racing on
+        // PostgreSQL, only one moves it out of `planned` and queues its submit job.
+        use sea_orm::sea_query::Expr;
+        let claimed = run_chunk::Entity::update_many()
+            .col_expr(run_chunk::Column::Status, Expr::value(chunk_status::READY))
+            .col_expr(run_chunk::Column::RequestBody, Expr::value(Some(body)))
+            .col_expr(
+                run_chunk::Column::IdempotencyKey,
+                Expr::value(Some(key.as_str().to_string())),
+            )
+            .col_expr(run_chunk::Column::VopToken, Expr::value(Some(token)))
+            .col_expr(
+                run_chunk::Column::ScaMethod,
+                Expr::value(Some(sca_method_str(method).to_string())),
+            )
+            .col_expr(
+                run_chunk::Column::FirstSentAt,
+                Expr::value(Option::<chrono::DateTime<Utc>>::None),
+            )
+            .col_expr(run_chunk::Column::UpdatedAt, Expr::value(stamp()))
+            .filter(run_chunk::Column::Id.eq(chunk.id.clone()))
+            .filter(run_chunk::Column::Status.eq(chunk_status::PLANNED))
+            .exec(&w.txn)
+            .await?;
+        if claimed.rows_affected == 0 {
             return Ok(());
         }
-        let mut am: run_chunk::ActiveModel = current.into();
-        am.status = Set(chunk_status::READY.into());
-        am.request_body = Set(Some(body));
-        am.idempotency_key = Set(Some(key.as_str().to_string()));
-        am.vop_token = Set(Some(token));
-        am.sca_method = Set(Some(sca_method_str(method).into()));
-        am.first_sent_at = Set(None);
-        am.updated_at = Set(stamp());
-        am.update(&w.txn).await?;
         enqueue(
             &w.txn,
             NewJob::now(
@@ -625,9 +634,11 @@ impl Engine {
             Some(&chunk.run_id),
             serde_json::json!({
                 "run_id": chunk.run_id,
+                "status": "awaiting_sca",
+                "bill_ids": transfers.iter().map(|t| t.bill_id.clone()).collect::<Vec<_>>(),
+                "total_amount": total.to_string(),
                 "chunk_id": chunk.id,
                 "transfers": transfers.len(),
-                "total": total.to_string(),
                 "currency": "EUR",
                 "sca_method": method,
                 "expires_at": expires,
@@ -635,18 +646,14 @@ impl Engine {
             }),
         )
         .await?;
-        let poll = chrono::Duration::from_std(
-            self.settings()
-                .sca_poll
-                .max(std::time::Duration::from_secs(1)),
-        )
-        .unwrap_or(chrono::Duration::seconds(1));
         let mut job = NewJob::now(
             kinds::CHUNK_SCA,
             Some(org.clone()),
             serde_json::json!({ "chunk_id": chunk.id, "run_id": chunk.run_id }),
         );
-        job.run_at = at + poll;
+        // First look at once (a session approved in the meantime, or auto-approved in the
+        // sandbox, goes through without waiting); then no faster than once a second.
+        job.run_at = at;
         job.max_attempts = 30;
         enqueue(&w.txn, job).await?;
         append(

@@ -153,7 +153,11 @@ impl Store {
         let until = at + lease;
         let mut am: job::ActiveModel = m.clone().into();
         am.status = Set(state::RUNNING.into());
-        am.attempts = Set(m.attempts + 1);
+        // A job retaken after its worker died (lease expired while `running`) does not count
+        // as a new attempt: a crash is not the job's failure, and a run of crashes must not
+        // kill a payment job. Jobs that fail count through `fail_job`.
+        let retaken = m.status == state::RUNNING;
+        am.attempts = Set(if retaken { m.attempts } else { m.attempts + 1 });
         am.locked_by = Set(Some(worker.to_string()));
         am.locked_until = Set(Some(until));
         am.updated_at = Set(at);

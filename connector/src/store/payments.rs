@@ -237,7 +237,7 @@ impl Default for PaymentPolicy {
     fn default() -> Self {
         PaymentPolicy {
             autopay: false,
-            autopay_limit: Decimal::new(1_000_00, 2),
+            autopay_limit: Decimal::new(100_000, 2),
             accept_close_match: false,
             accept_unverified: false,
             sca_method: None,
