@@ -449,3 +449,100 @@ async fn qonto_webhooks_must_be_signed() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn approval_requests_are_followed_until_approved() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        let r = w
+            .app
+            .client
+            .put(w.app.url("/v1/settings/payments"))
+            .bearer_auth(&w.token)
+            .json(&json!({ "approval_requests": true }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let a = w.bill("R-1", ACME, "150.00").await;
+        let b = w.bill("R-2", ALICE, "250.00").await;
+        let (_, run) = w
+            .post("/v1/payment-runs", json!({ "bill_ids": [a, b] }))
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        let v = w.run_status_is(&id, "awaiting_confirmation").await;
+        assert_eq!(v["chunks"][0]["mode"], "request");
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        let v = w
+            .run_until(&id, "the request sent", |v| {
+                v["chunks"][0]["status"] == "submitted"
+            })
+            .await;
+        let request_id = v["chunks"][0]["qonto_bulk_id"]
+            .as_str()
+            .and_then(|s| s.strip_prefix("request:"))
+            .unwrap()
+            .to_string();
+        // Nothing is paid before an owner approves the request in Qonto.
+        assert!(w.sb.transfer_log().is_empty());
+        assert_eq!(w.bill_status(&a).await, "in_run");
+        w.sb.decide_request(&request_id, true).unwrap();
+        if let Some(e) = &w.app.engine {
+            e.nudge_follow_up();
+        }
+        w.run_until(&id, "transfers linked", |v| {
+            v["transfers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["qonto_transfer_id"].is_string())
+        })
+        .await;
+        w.settle().await;
+        w.run_status_is(&id, "completed").await;
+        assert_eq!(w.bill_status(&b).await, "paid");
+        let log = w.sb.transfer_log();
+        assert_eq!(log.len(), 2);
+        assert!(log.iter().all(|e| e.origin == "request"), "{log:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn declined_approval_request_puts_bills_back() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        w.app
+            .client
+            .put(w.app.url("/v1/settings/payments"))
+            .bearer_auth(&w.token)
+            .json(&json!({ "approval_requests": true }))
+            .send()
+            .await
+            .unwrap();
+        let a = w.bill("RD-1", ACME, "15.00").await;
+        let (_, run) = w.post("/v1/payment-runs", json!({ "bill_ids": [a] })).await;
+        let id = run["id"].as_str().unwrap().to_string();
+        w.run_status_is(&id, "awaiting_confirmation").await;
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        let v = w
+            .run_until(&id, "the request sent", |v| {
+                v["chunks"][0]["status"] == "submitted"
+            })
+            .await;
+        let request_id = v["chunks"][0]["qonto_bulk_id"]
+            .as_str()
+            .and_then(|s| s.strip_prefix("request:"))
+            .unwrap()
+            .to_string();
+        w.sb.decide_request(&request_id, false).unwrap();
+        if let Some(e) = &w.app.engine {
+            e.nudge_follow_up();
+        }
+        let v = w.run_status_is(&id, "failed").await;
+        assert_eq!(v["transfers"][0]["failure_reason"], "approval_declined");
+        assert_eq!(w.bill_status(&a).await, "ready");
+        assert!(w.sb.transfer_log().is_empty());
+    }
+}

@@ -6,7 +6,9 @@ use chrono::Utc;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use super::plan::{emit, move_bill};
-use super::submit::{apply_bulk_results, our_status, refresh_run};
+use super::submit::{
+    apply_bulk_results, chunk_transfers, mark_created, our_status, refresh_run, request_note,
+};
 use super::{Engine, EngineError, NewRun};
 use crate::events::EventType;
 use crate::ids::{OrgId, RunId};
@@ -150,6 +152,79 @@ impl Engine {
     pub(crate) async fn follow_up(&self, org: &OrgId) -> Result<(), EngineError> {
         let store = self.store();
         let client = self.qonto().client(org).await?;
+
+        // Approval requests: once an owner or admin approved one, link the transfers Qonto
+        // created from it (they carry the request's note) to ours by reference and amount.
+        let request_chunks = run_chunk::Entity::find()
+            .filter(run_chunk::Column::OrgId.eq(org.to_string()))
+            .filter(run_chunk::Column::Status.eq(chunk_status::SUBMITTED))
+            .filter(run_chunk::Column::Mode.eq(chunk_mode::REQUEST))
+            .all(store.connection())
+            .await?;
+        let mut requests = None;
+        for c in request_chunks {
+            let planned =
+                chunk_transfers(store.connection(), &c.id, &[transfer_status::PLANNED]).await?;
+            if planned.is_empty() {
+                continue;
+            }
+            if requests.is_none() {
+                requests = Some(client.list_multi_transfer_requests().await?);
+            }
+            let rid = c
+                .qonto_bulk_id
+                .as_deref()
+                .and_then(|b| b.strip_prefix("request:"))
+                .unwrap_or_default();
+            let Some(r) = requests.iter().flatten().find(|r| r.id == rid) else {
+                continue;
+            };
+            match r.status.as_str() {
+                "approved" => {
+                    let since =
+                        c.first_sent_at.unwrap_or(c.created_at) - chrono::Duration::minutes(5);
+                    let note = request_note(&c.id);
+                    let mut made: Vec<SepaTransfer> = client
+                        .list_transfers_updated_since(since)
+                        .await?
+                        .into_iter()
+                        .filter(|q| q.note.as_deref() == Some(note.as_str()))
+                        .collect();
+                    let w = store.begin_write().await?;
+                    for t in &planned {
+                        let pos = made.iter().position(|q| {
+                            q.reference.as_deref() == Some(t.reference.as_str())
+                                && q.amount_cents.or_else(|| {
+                                    q.amount_eur().map(|a| {
+                                        (a * rust_decimal::Decimal::from(100))
+                                            .trunc()
+                                            .try_into()
+                                            .unwrap_or(i64::MIN)
+                                    })
+                                }) == Some(t.amount_cents)
+                        });
+                        if let Some(pos) = pos {
+                            let q = made.swap_remove(pos);
+                            mark_created(&w.txn, org, t, &q.id).await?;
+                            apply_transfer_status(&w.txn, org, &q).await?;
+                        }
+                    }
+                    refresh_run(&w.txn, &c.run_id).await?;
+                    w.commit().await?;
+                }
+                "declined" | "canceled" | "cancelled" => {
+                    self.fail_chunk(
+                        org,
+                        &c,
+                        chunk_status::FAILED,
+                        "approval_declined",
+                        "the approval request was declined in Qonto",
+                    )
+                    .await?;
+                }
+                _ => {}
+            }
+        }
 
         // Bulk items still without a transfer id.
         let pending: Vec<transfer::Model> = transfer::Entity::find()

@@ -31,7 +31,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{watch, Notify};
 use tracing::Instrument;
 
-pub use provider::{DbAuditSink, OfflineQonto, QontoProvider, StaticQonto};
+pub use provider::{
+    qonto_provider, DbAuditSink, OAuthConnections, OAuthQonto, OfflineQonto, QontoProvider,
+    StaticQonto,
+};
 
 use crate::ids::{BillId, OrgId, TransferId};
 use crate::qonto::{QontoError, ScaMethod};

@@ -561,13 +561,14 @@ impl Engine {
 
         // Chunks: single transfers when the plan forbids bulk or for autopay; else trusted
         // beneficiaries apart (no SCA), then the others, ≤ chunk_size each.
-        let single = policy.plan_forbids_bulk || run.kind == "autopay";
+        let request = policy.approval_requests && run.kind != "autopay";
+        let single = !request && (policy.plan_forbids_bulk || run.kind == "autopay");
         transfers.sort_by(|a, b| b.trusted.cmp(&a.trusted).then(a.id.cmp(&b.id)));
         let mut groups: Vec<(bool, Vec<usize>)> = Vec::new();
         for (i, t) in transfers.iter().enumerate() {
             let fits = groups.last().is_some_and(|(trusted, members)| {
                 !single
-                    && *trusted == (t.trusted && t.beneficiary_id.is_some())
+                    && (request || *trusted == (t.trusted && t.beneficiary_id.is_some()))
                     && members.len() < self.settings().chunk_size
             });
             if fits {
@@ -583,7 +584,7 @@ impl Engine {
         let mut chunk_tokens: Vec<Option<String>> = Vec::with_capacity(groups.len());
         for (_, members) in &groups {
             let token = self
-                .verify_chunk(client.as_ref(), &mut transfers, members)
+                .verify_chunk(client.as_ref(), &mut transfers, members, single)
                 .await?;
             chunk_tokens.push(token);
         }
@@ -694,7 +695,9 @@ impl Engine {
                 org_id: Set(org.to_string()),
                 run_id: Set(run.id.clone()),
                 seq: Set(i32::try_from(seq).unwrap_or(i32::MAX)),
-                mode: Set(if single {
+                mode: Set(if request {
+                    chunk_mode::REQUEST
+                } else if single {
                     chunk_mode::SINGLE
                 } else {
                     chunk_mode::BULK
@@ -921,8 +924,11 @@ impl Engine {
         client: &dyn QontoApi,
         transfers: &mut [transfer::Model],
         members: &[usize],
+        single: bool,
     ) -> Result<Option<String>, EngineError> {
-        if members.len() == 1 {
+        // A single transfer needs a single proof token; a bulk's token must come from
+        // `bulk_verify_payee` over exactly its IBANs, even for one item.
+        if single && members.len() == 1 {
             let t = &mut transfers[members[0]];
             let res = client
                 .verify_payee(&VerifyPayeeRequest {

@@ -16,10 +16,10 @@ use crate::events::EventType;
 use crate::ids::{ChunkId, OrgId, TransferId};
 use crate::qonto::{
     Amount, AttachmentUpload, BulkResultStatus, BulkTransfer, BulkTransferItem,
-    BulkVerifyPayeeItem, BulkVerifyPayeeRequest, CreateBulkTransfer, CreateTransfer,
-    IdempotencyKey, NewBeneficiary, NewTransfer, Payee, Prepared, QontoApi, QontoError, ScaOptions,
-    ScaResult, ScaSessionToken, SepaTransfer, TransferStatus, VerifyPayeeRequest,
-    ATTACHMENT_THRESHOLD_EUR,
+    BulkVerifyPayeeItem, BulkVerifyPayeeRequest, CreateBulkTransfer, CreateMultiTransferRequest,
+    CreateTransfer, IdempotencyKey, MultiTransferRequest, MultiTransferRequestData, NewBeneficiary,
+    NewTransfer, Payee, Prepared, QontoApi, QontoError, RequestTransferItem, ScaOptions, ScaResult,
+    ScaSessionToken, SepaTransfer, TransferStatus, VerifyPayeeRequest, ATTACHMENT_THRESHOLD_EUR,
 };
 use crate::store::audit::{append, AuditEntry};
 use crate::store::bills::status as bill_status;
@@ -58,7 +58,7 @@ fn note_for(t: &transfer::Model) -> String {
     format!("billbridge {}", t.id)
 }
 
-async fn chunk_transfers<C: ConnectionTrait>(
+pub(crate) async fn chunk_transfers<C: ConnectionTrait>(
     conn: &C,
     chunk_id: &str,
     statuses: &[&str],
@@ -217,7 +217,30 @@ impl Engine {
                 activity_tag: None,
             }),
         };
-        let body: String = if chunk.mode == chunk_mode::SINGLE {
+        let body: String = if chunk.mode == chunk_mode::REQUEST {
+            let items = transfers
+                .iter()
+                .map(|t| {
+                    let mut item = RequestTransferItem::eur(
+                        Amount::new(amount_of(t))?,
+                        t.iban.clone(),
+                        vop_name(&t.creditor_name),
+                        t.reference.clone(),
+                    );
+                    item.attachment_ids = t.attachment_id.iter().cloned().collect();
+                    Ok(item)
+                })
+                .collect::<Result<Vec<_>, QontoError>>()?;
+            let req = CreateMultiTransferRequest {
+                request_multi_transfer: MultiTransferRequestData {
+                    note: request_note(&chunk.id),
+                    transfers: items,
+                    scheduled_date: None,
+                    debit_iban: None,
+                },
+            };
+            String::from_utf8(Prepared::new(&req)?.as_bytes().to_vec()).map_err(corrupt)?
+        } else if chunk.mode == chunk_mode::SINGLE {
             let t = &transfers[0];
             let req = CreateTransfer {
                 vop_proof_token: token.clone(),
@@ -452,7 +475,14 @@ impl Engine {
             .clone()
             .ok_or_else(|| QontoError::InvalidRequest("the chunk has no persisted body".into()))?;
         let key = IdempotencyKey::new(chunk.idempotency_key.clone().unwrap_or_default())?;
-        if chunk.mode == chunk_mode::SINGLE {
+        if chunk.mode == chunk_mode::REQUEST {
+            let prepared =
+                Prepared::<CreateMultiTransferRequest>::from_persisted(body.into_bytes())?;
+            client
+                .create_multi_transfer_request(&prepared, &key, sca)
+                .await
+                .map(Sent::Request)
+        } else if chunk.mode == chunk_mode::SINGLE {
             let prepared = Prepared::<CreateTransfer>::from_persisted(body.into_bytes())?;
             client
                 .create_transfer(&prepared, &key, sca)
@@ -488,6 +518,17 @@ impl Engine {
                 self.fallback_to_single(org, chunk).await?;
                 Ok(Next::Done)
             }
+            Err(QontoError::ApprovalRequired { code, .. }) if chunk.mode != chunk_mode::REQUEST => {
+                // A payment policy (four eyes) or the initiator's role: ask for approval.
+                self.replan_chunk_as(
+                    org,
+                    chunk,
+                    chunk_mode::REQUEST,
+                    &format!("{code}: sent as an approval request"),
+                )
+                .await?;
+                Ok(Next::Done)
+            }
             Err(QontoError::VopToken { code, .. }) if chunk.key_generation < 3 => {
                 // A definite refusal (nothing was created): verify again, new body, new key.
                 self.replan_chunk(org, chunk, &format!("VoP token refused ({code})"))
@@ -519,6 +560,20 @@ impl Engine {
             &[transfer_status::PLANNED],
         )
         .await?;
+        if chunk.mode == chunk_mode::REQUEST {
+            let note = request_note(&chunk.id);
+            let found = client
+                .list_multi_transfer_requests()
+                .await?
+                .into_iter()
+                .find(|r| r.note.as_deref() == Some(note.as_str()));
+            if let Some(found) = found {
+                tracing::info!(request_id = %found.id, "found the approval request an unanswered call created");
+                self.accept(org, chunk, Sent::Request(found)).await?;
+                return Ok(true);
+            }
+            return Ok(false);
+        }
         if chunk.mode == chunk_mode::SINGLE {
             let Some(t) = transfers.first() else {
                 return Ok(false);
@@ -570,6 +625,7 @@ impl Engine {
         match &sent {
             Sent::Bulk(b) => am.qonto_bulk_id = Set(Some(b.id.clone())),
             Sent::Single(t) => am.qonto_bulk_id = Set(Some(format!("transfer:{}", t.id))),
+            Sent::Request(r) => am.qonto_bulk_id = Set(Some(format!("request:{}", r.id))),
         }
         am.update(&w.txn).await?;
         match sent {
@@ -582,6 +638,8 @@ impl Engine {
                     super::follow::apply_transfer_status(&w.txn, org, &t).await?;
                 }
             }
+            // The follow-up watches the request and links the transfers once approved.
+            Sent::Request(_) => {}
         }
         append(
             &w.txn,
@@ -772,7 +830,7 @@ impl Engine {
 
     /// A chunk failed as a whole: its transfers end, their bills go back to `ready` (a person
     /// can pay them again), the run's status follows.
-    async fn fail_chunk(
+    pub(crate) async fn fail_chunk(
         &self,
         org: &OrgId,
         chunk: &run_chunk::Model,
@@ -787,7 +845,10 @@ impl Engine {
         else {
             return Ok(());
         };
-        if chunk_status::FINAL.contains(&current.status.as_str()) {
+        // A submitted approval request is still open until approved or declined.
+        let open_request =
+            current.mode == chunk_mode::REQUEST && current.status == chunk_status::SUBMITTED;
+        if chunk_status::FINAL.contains(&current.status.as_str()) && !open_request {
             return Ok(());
         }
         let mut am: run_chunk::ActiveModel = current.into();
@@ -833,8 +894,19 @@ impl Engine {
         chunk: &run_chunk::Model,
         why: &str,
     ) -> Result<(), EngineError> {
+        self.replan_chunk_as(org, chunk, &chunk.mode, why).await
+    }
+
+    async fn replan_chunk_as(
+        &self,
+        org: &OrgId,
+        chunk: &run_chunk::Model,
+        mode: &str,
+        why: &str,
+    ) -> Result<(), EngineError> {
         let w = self.store().begin_write().await?;
         let mut am: run_chunk::ActiveModel = chunk.clone().into();
+        am.mode = Set(mode.to_string());
         am.status = Set(chunk_status::PLANNED.into());
         am.vop_token = Set(None);
         am.vop_at = Set(None);
@@ -956,6 +1028,14 @@ impl Engine {
 pub(crate) enum Sent {
     Bulk(BulkTransfer),
     Single(SepaTransfer),
+    /// An approval request: the transfers exist once an owner or admin approves it.
+    Request(MultiTransferRequest),
+}
+
+/// The note an approval request carries: how billbridge finds it, and the transfers Qonto
+/// creates from it, again.
+pub(crate) fn request_note(chunk_id: &str) -> String {
+    format!("billbridge {chunk_id}: supplier bills to approve")
 }
 
 fn failure_code(e: &QontoError) -> String {

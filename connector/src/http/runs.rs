@@ -193,6 +193,8 @@ pub struct PolicyUpdate {
     pub sca_method: Option<String>,
     /// Clear the learned "plan refuses bulk" flag (after an upgrade of the Qonto plan).
     pub plan_forbids_bulk: Option<bool>,
+    /// Send runs as approval requests an owner or admin approves in Qonto.
+    pub approval_requests: Option<bool>,
     pub included_transfers_per_month: Option<u32>,
     /// The secret of the Qonto webhook subscription (`X-Qonto-Signature`); stored encrypted.
     pub qonto_webhook_secret: Option<String>,
@@ -257,6 +259,9 @@ pub async fn put_policy(
             }
             if let Some(v) = u.plan_forbids_bulk {
                 p.plan_forbids_bulk = v;
+            }
+            if let Some(v) = u.approval_requests {
+                p.approval_requests = v;
             }
             if let Some(v) = u.included_transfers_per_month {
                 p.included_transfers_per_month = Some(v);

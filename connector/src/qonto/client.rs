@@ -143,6 +143,8 @@ pub trait QontoApi: Send + Sync {
         idempotency_key: &IdempotencyKey,
         sca: &ScaOptions,
     ) -> Result<MultiTransferRequest>;
+    /// `GET /v2/requests?request_type=multi_transfer` (every page): to follow approval requests.
+    async fn list_multi_transfer_requests(&self) -> Result<Vec<MultiTransferRequest>>;
     /// `POST /v2/webhook_subscriptions`. Retried only with a key.
     async fn create_webhook_subscription(
         &self,
@@ -1053,6 +1055,11 @@ impl QontoApi for QontoClient {
             .sca(sca);
         let resp = self.execute(&call).await?;
         Self::decode_maybe_wrapped(&resp, "request_multi_transfer")
+    }
+
+    async fn list_multi_transfer_requests(&self) -> Result<Vec<MultiTransferRequest>> {
+        let q = vec![("request_type", "multi_transfer".to_string())];
+        self.all_pages("/v2/requests", &q, "requests").await
     }
 
     async fn create_webhook_subscription(

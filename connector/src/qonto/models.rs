@@ -1180,6 +1180,9 @@ pub struct MultiTransferRequest {
     /// Creation time.
     #[serde(default, deserialize_with = "lenient::datetime_opt")]
     pub created_at: Option<DateTime<Utc>>,
+    /// The note given at creation (billbridge puts its chunk id there).
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 // ---------------------------------------------------------------------------------------------

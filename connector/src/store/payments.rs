@@ -76,6 +76,9 @@ pub mod chunk_mode {
     pub const BULK: &str = "bulk";
     /// One `POST /v2/sepa/transfers` per bill (autopay; plans without bulk).
     pub const SINGLE: &str = "single";
+    /// `POST /v2/requests/multi_transfers`: an approval request for an owner or admin (the
+    /// initiator may not pay directly, or a payment policy asks for four eyes).
+    pub const REQUEST: &str = "request";
 }
 
 pub mod entities {
@@ -225,6 +228,9 @@ pub struct PaymentPolicy {
     /// Learned from Qonto's 403: the plan (Solo Basic) refuses bulk transfers, so runs go out
     /// as single transfers.
     pub plan_forbids_bulk: bool,
+    /// Send runs as approval requests (`requests/multi_transfers`) that an owner or admin
+    /// approves in Qonto: for an initiator who is neither owner nor admin.
+    pub approval_requests: bool,
     /// Transfers included in the plan each month, to warn before a run exceeds it.
     pub included_transfers_per_month: Option<u32>,
     /// Qonto webhook subscription secret (`X-Qonto-Signature`), sealed at rest.
@@ -242,6 +248,7 @@ impl Default for PaymentPolicy {
             accept_unverified: false,
             sca_method: None,
             plan_forbids_bulk: false,
+            approval_requests: false,
             included_transfers_per_month: None,
             qonto_webhook_secret_sealed: None,
         }
