@@ -72,11 +72,36 @@ enum Command {
         #[arg(long, default_value = "admin")]
         name: String,
     },
+    /// Connect an organization to Qonto with OAuth 2.0 (`[qonto.oauth]`), and see how it is
+    /// connected.
+    #[command(subcommand)]
+    Qonto(QontoCommand),
     /// Run the offline Qonto sandbox (an in-memory simulator of the Qonto Business API).
     Sandbox {
         /// Port to listen on (127.0.0.1).
         #[arg(long, default_value_t = 8089)]
         port: u16,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum QontoCommand {
+    /// Print the Qonto authorize URL for the organization; after consent, Qonto redirects to
+    /// the callback of a running `billbridge serve`, which stores the tokens.
+    Connect {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// Qonto organization id (UUID) to pre-select on Qonto's consent page.
+        #[arg(long)]
+        qonto_organization_id: Option<String>,
+    },
+    /// How the organization reaches Qonto: auth kind, environment, connection time, token
+    /// expiry (never a token).
+    Status {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
     },
 }
 
@@ -315,6 +340,17 @@ fn main() -> ExitCode {
             }
         }
         Command::AdminToken { name } => run_async(commands::serve::admin_token(config, &name)),
+        Command::Qonto(QontoCommand::Connect {
+            org,
+            qonto_organization_id,
+        }) => run_async(commands::qonto::connect(
+            config,
+            &org,
+            qonto_organization_id.as_deref(),
+        )),
+        Command::Qonto(QontoCommand::Status { org }) => {
+            run_async(commands::qonto::status(config, &org))
+        }
         Command::Sandbox { port } => run_async(commands::serve::sandbox(port)),
     };
     match result {

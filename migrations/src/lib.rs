@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261127_000001_initial;
 mod m20261127_000002_payments;
 mod m20261127_000003_webhooks;
+mod m20261127_000004_qonto_connections;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -13,8 +14,11 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_initial::Migration),
+        vec![
+            Box::new(m20261127_000001_initial::Migration),
             Box::new(m20261127_000002_payments::Migration),
-            Box::new(m20261127_000003_webhooks::Migration)]
+            Box::new(m20261127_000003_webhooks::Migration),
+            Box::new(m20261127_000004_qonto_connections::Migration),
+        ]
     }
 }

@@ -4,5 +4,6 @@ pub mod deliveries;
 pub mod demo;
 pub mod ingest;
 pub mod parse;
+pub mod qonto;
 pub mod runs;
 pub mod serve;

@@ -7,6 +7,7 @@ mod health;
 mod intake;
 pub mod metrics;
 mod openapi;
+pub mod qonto;
 mod runs;
 mod webhooks;
 
@@ -18,7 +19,7 @@ use secrecy::ExposeSecret;
 use std::sync::Arc;
 
 use crate::config::Settings;
-use crate::engine::{DbAuditSink, Engine, QontoProvider, StaticQonto};
+use crate::engine::{qonto_provider, DbAuditSink, Engine, OAuthConnections, QontoProvider};
 use crate::qonto::QontoConfig;
 use crate::secrets::SecretBox;
 use crate::store::orgs::Principal;
@@ -33,6 +34,8 @@ pub struct AppState {
     pub metrics: metrics::Metrics,
     /// The payment engine; `None` when no Qonto connection is available.
     pub engine: Option<Engine>,
+    /// OAuth connections per organization (`[qonto.oauth]` without an API key).
+    pub qonto_oauth: Option<OAuthConnections>,
 }
 
 impl AppState {
@@ -122,11 +125,13 @@ impl Application {
                 (q, Some(sb))
             }
         };
-        let provider: Arc<dyn QontoProvider> = Arc::new(StaticQonto::new(
+        let provider = qonto_provider(
             qonto,
             sandbox.is_some(),
+            store.clone(),
+            keys.clone(),
             DbAuditSink::spawn(store.clone()),
-        ));
+        )?;
         let mut app = Self::with_parts(settings, store, keys, listener, Some(provider))?;
         app.sandbox = sandbox;
         Ok(app)
@@ -140,10 +145,19 @@ impl Application {
         keys: SecretBox,
         listener: TcpListener,
     ) -> anyhow::Result<Application> {
-        let provider = settings.qonto.clone().map(|q| {
-            Arc::new(StaticQonto::new(q, false, Arc::new(crate::qonto::TracingAuditSink)))
-                as Arc<dyn QontoProvider>
-        });
+        let provider = settings
+            .qonto
+            .clone()
+            .map(|q| {
+                qonto_provider(
+                    q,
+                    false,
+                    store.clone(),
+                    keys.clone(),
+                    Arc::new(crate::qonto::TracingAuditSink),
+                )
+            })
+            .transpose()?;
         Self::with_parts(settings, store, keys, listener, provider)
     }
 
@@ -158,6 +172,7 @@ impl Application {
         let port = listener.local_addr()?.port();
         let shutdown = settings.shutdown_timeout.as_secs();
         let shutdown_timeout = settings.shutdown_timeout;
+        let qonto_oauth = qonto.as_ref().and_then(|q| q.oauth_connections());
         let engine =
             qonto.map(|q| Engine::new(store.clone(), q, settings.engine.clone()));
         let dispatcher = settings.webhooks.enabled.then(|| {
@@ -169,6 +184,7 @@ impl Application {
             settings,
             metrics: metrics::Metrics::new(),
             engine: engine.clone(),
+            qonto_oauth,
         });
         let server =
             HttpServer::new(move || {
@@ -192,6 +208,7 @@ impl Application {
                             .configure(intake::routes)
                             .configure(admin::routes)
                             .configure(runs::routes)
+                            .configure(qonto::routes)
                             .configure(webhooks::routes),
                     )
                     .default_service(web::to(|| async {

@@ -32,6 +32,8 @@ impl Modify for Bearer {
         super::runs::get_policy, super::runs::put_policy, super::runs::qonto_webhook,
         super::webhooks::list_events, super::webhooks::list_deliveries, super::webhooks::get_delivery,
         super::webhooks::replay_delivery, super::webhooks::enable_callback, super::webhooks::rotate_callback_secret,
+        super::qonto::connect, super::qonto::oauth_callback, super::qonto::get_connection,
+        super::qonto::delete_connection,
     ),
     // Outcome webhook bodies (what billbridge POSTs to a source's callback; README "Webhooks to
     // your ERP").

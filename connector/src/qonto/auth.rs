@@ -2,9 +2,9 @@
 //!
 //! Refresh rules (API.md §2.4): refresh tokens rotate, so the new refresh token is persisted
 //! through the [`TokenStore`] (compare-and-swap on a version) **before** the new access token is
-//! used; one refresh per credential at a time in a process (a per-credential async mutex), and the
-//! compare-and-swap lets a database store guard across instances; tokens are refreshed ahead of
-//! expiry.
+//! used; one refresh per credential at a time in a process (a per-credential async mutex) and
+//! across instances (the store's refresh lease, [`TokenStore::try_lock_refresh`]), with the
+//! compare-and-swap as the last guard; tokens are refreshed ahead of expiry.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -58,6 +58,26 @@ pub trait TokenStore: Send + Sync {
         expected_version: Option<u64>,
         new: TokenSet,
     ) -> Result<Option<u64>>;
+
+    /// Takes the refresh lease of a credential for `ttl`, so that only one holder (across
+    /// processes and instances) refreshes its tokens at a time. `Some(lease id)` when taken,
+    /// `None` while someone else holds an unexpired lease.
+    ///
+    /// The default grants it at once: a store that lives in one process relies on the
+    /// [`OAuthClient`]'s per-credential mutex. A database store takes a lease row
+    /// (`UPDATE … SET locked_by = ?, locked_until = ? WHERE … AND (locked_until IS NULL OR
+    /// locked_until < now)`).
+    async fn try_lock_refresh(&self, credential_id: &str, ttl: Duration) -> Result<Option<String>> {
+        let _ = (credential_id, ttl);
+        Ok(Some(String::new()))
+    }
+
+    /// Gives back a lease taken with [`TokenStore::try_lock_refresh`] (no-op when it expired
+    /// and someone else took it since).
+    async fn unlock_refresh(&self, credential_id: &str, lease: &str) -> Result<()> {
+        let _ = (credential_id, lease);
+        Ok(())
+    }
 }
 
 /// An in-memory [`TokenStore`] (tests, single-process demo).
@@ -156,6 +176,7 @@ pub struct OAuthClient {
     staging_token: Option<SecretString>,
     audit: Arc<dyn AuditSink>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    lease_ttl: Duration,
 }
 
 impl std::fmt::Debug for OAuthClient {
@@ -184,7 +205,14 @@ impl OAuthClient {
             staging_token: config.staging_token.clone(),
             audit,
             locks: Mutex::new(HashMap::new()),
+            // Longer than one token call can take (its timeout), with room to store the result.
+            lease_ttl: config.request_timeout() + Duration::from_secs(10),
         })
+    }
+
+    /// How long a refresh lease ([`TokenStore::try_lock_refresh`]) is taken for.
+    pub fn refresh_lease_ttl(&self) -> Duration {
+        self.lease_ttl
     }
 
     /// The refresh margin configured.
@@ -404,7 +432,8 @@ impl OAuthSession {
             self.set_cache(stored);
             return Ok(token);
         }
-        self.refresh_locked(stored).await
+        self.refresh_leased(&|s: &StoredTokens| !self.is_fresh(&s.tokens))
+            .await
     }
 
     /// After a 401 with `used`: refresh unless someone already did.
@@ -416,7 +445,59 @@ impl OAuthSession {
             self.set_cache(stored);
             return Ok(());
         }
-        self.refresh_locked(stored).await.map(|_| ())
+        self.refresh_leased(&|s: &StoredTokens| {
+            s.tokens.access_token.expose_secret() == used.expose_secret()
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Refreshes under the store's refresh lease (the process mutex is held by the caller):
+    /// while another instance holds the lease, waits for the tokens it stores instead of
+    /// refreshing the same refresh token a second time. `needs_refresh` says whether stored
+    /// tokens still need a refresh (someone else may have done it meanwhile).
+    async fn refresh_leased(
+        &self,
+        needs_refresh: &(dyn Fn(&StoredTokens) -> bool + Sync),
+    ) -> Result<SecretString> {
+        let ttl = self.oauth.refresh_lease_ttl();
+        // A crashed holder's lease expires after `ttl`; then we take it.
+        let deadline = Instant::now() + ttl * 2;
+        loop {
+            if let Some(lease) = self
+                .store
+                .try_lock_refresh(&self.credential_id, ttl)
+                .await?
+            {
+                let result = async {
+                    // Read again under the lease: the previous holder may have just refreshed.
+                    let stored = self.load().await?;
+                    if !needs_refresh(&stored) {
+                        let token = stored.tokens.access_token.clone();
+                        self.set_cache(stored);
+                        return Ok(token);
+                    }
+                    self.refresh_locked(stored).await
+                }
+                .await;
+                if let Err(e) = self.store.unlock_refresh(&self.credential_id, &lease).await {
+                    tracing::warn!(error = %e, "could not give back the OAuth refresh lease; it expires by itself");
+                }
+                return result;
+            }
+            if Instant::now() > deadline {
+                return Err(QontoError::TokenStore(
+                    "another instance has held the OAuth refresh lease for too long".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(50 + fastrand::u64(0..100))).await;
+            let current = self.load().await?;
+            if !needs_refresh(&current) {
+                let token = current.tokens.access_token.clone();
+                self.set_cache(current);
+                return Ok(token);
+            }
+        }
     }
 
     async fn load(&self) -> Result<StoredTokens> {
@@ -429,7 +510,7 @@ impl OAuthSession {
             })
     }
 
-    /// Refreshes with the lock held: persist first, then use.
+    /// Refreshes with the lock (and lease) held: persist first, then use.
     async fn refresh_locked(&self, stored: StoredTokens) -> Result<SecretString> {
         let refresh_token =
             stored

@@ -15,6 +15,7 @@ pub mod entities;
 pub mod jobs;
 pub mod orgs;
 pub mod payments;
+pub mod qonto_connections;
 pub mod sources;
 
 use std::sync::Arc;
