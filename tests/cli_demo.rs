@@ -22,13 +22,22 @@ fn demo_pays_the_sample_bills_and_tells_the_erp() {
     // The sample set (demo/invoices/README.md): 44 payable bills, 6 held at intake.
     assert!(stdout.contains("totals: 6 held · 44 paid"), "{stdout}");
     for reason in ["direct_debit", "credit_note", "iban_changed", "duplicate"] {
-        assert!(stdout.contains(reason), "hold {reason} not shown:\n{stdout}");
+        assert!(
+            stdout.contains(reason),
+            "hold {reason} not shown:\n{stdout}"
+        );
     }
-    assert!(stdout.contains("strong customer authentication"), "{stdout}");
+    assert!(
+        stdout.contains("strong customer authentication"),
+        "{stdout}"
+    );
     assert!(
         stdout.contains("completed; 44 bill(s) paid, 44 bill.paid event(s) delivered"),
         "{stdout}"
     );
-    assert!(!stdout.contains("refused)"), "every event's signature verified:\n{stdout}");
+    assert!(
+        !stdout.contains("refused)"),
+        "every event's signature verified:\n{stdout}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -277,7 +277,7 @@ async fn main() -> anyhow::Result<()> {
         anyhow::ensure!(Instant::now() < deadline, "run stuck in {}", v["status"]);
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let paid = get(format!("/v1/bills?status=paid&limit=1")).await?;
+    let paid = get("/v1/bills?status=paid&limit=1".to_string()).await?;
     anyhow::ensure!(paid["bills"].as_array().is_some_and(|b| !b.is_empty()));
     let total = t_start.elapsed();
     println!(

@@ -243,7 +243,10 @@ impl RawEngine {
             return Err(invalid("engine.concurrency", "must be between 1 and 64"));
         }
         if !(5..=3600).contains(&self.job_lease_secs) {
-            return Err(invalid("engine.job_lease_secs", "must be between 5 and 3600"));
+            return Err(invalid(
+                "engine.job_lease_secs",
+                "must be between 5 and 3600",
+            ));
         }
         if !(1..=86_400).contains(&self.follow_interval_secs) {
             return Err(invalid(
@@ -273,7 +276,10 @@ impl RawEngine {
             return Err(invalid("engine.chunk_size", "must be between 1 and 400"));
         }
         if !(1..=100_000).contains(&self.max_run_bills) {
-            return Err(invalid("engine.max_run_bills", "must be between 1 and 100000"));
+            return Err(invalid(
+                "engine.max_run_bills",
+                "must be between 1 and 100000",
+            ));
         }
         Ok(crate::engine::EngineSettings {
             workers: self.workers,
@@ -498,7 +504,9 @@ impl RawSettings {
         if !["off", "allow", "deny"].contains(&self.sandbox.sca_auto.as_str()) {
             return Err(invalid("sandbox.sca_auto", "must be off, allow or deny"));
         }
-        if self.sandbox.processing_delay_secs > 86_400 || self.sandbox.settlement_delay_secs > 86_400 {
+        if self.sandbox.processing_delay_secs > 86_400
+            || self.sandbox.settlement_delay_secs > 86_400
+        {
             return Err(invalid(
                 "sandbox.settlement_delay_secs",
                 "delays must be at most 86400 seconds",

@@ -139,7 +139,7 @@ fn money(s: &str) -> String {
     let digits: Vec<char> = int.trim_start_matches('-').chars().collect();
     let mut out = String::new();
     for (i, c) in digits.iter().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(*c);
@@ -473,8 +473,8 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<bool> {
             .push(b.clone());
     }
     println!(
-        "      {:<10} {:<24} {:<28} {:>12}  {}",
-        "status", "invoice", "supplier", "EUR", "why"
+        "      {:<10} {:<24} {:<28} {:>12}  why",
+        "status", "invoice", "supplier", "EUR"
     );
     for (status, list) in &by_status {
         for b in list {

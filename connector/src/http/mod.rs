@@ -75,11 +75,9 @@ pub async fn start_builtin_sandbox(
         "deny" => sandbox::ScaAuto::Deny,
         _ => sandbox::ScaAuto::Off,
     };
-    let sb = sandbox::Sandbox::start_on(
-        config,
-        std::net::SocketAddr::from(([127, 0, 0, 1], s.port)),
-    )
-    .await?;
+    let sb =
+        sandbox::Sandbox::start_on(config, std::net::SocketAddr::from(([127, 0, 0, 1], s.port)))
+            .await?;
     let q = sandbox_qonto_config(&sb);
     Ok((sb, q))
 }
@@ -173,8 +171,7 @@ impl Application {
         let shutdown = settings.shutdown_timeout.as_secs();
         let shutdown_timeout = settings.shutdown_timeout;
         let qonto_oauth = qonto.as_ref().and_then(|q| q.oauth_connections());
-        let engine =
-            qonto.map(|q| Engine::new(store.clone(), q, settings.engine.clone()));
+        let engine = qonto.map(|q| Engine::new(store.clone(), q, settings.engine.clone()));
         let dispatcher = settings.webhooks.enabled.then(|| {
             crate::webhooks::Dispatcher::new(store.clone(), keys.clone(), settings.webhooks.clone())
         });
@@ -259,8 +256,13 @@ impl Application {
         let result = self.server.await;
         let _ = tx.send(true);
         let drain = async { while workers.join_next().await.is_some() {} };
-        if tokio::time::timeout(self.shutdown_timeout, drain).await.is_err() {
-            tracing::warn!("workers did not stop in time; their leases will expire and others retake the jobs");
+        if tokio::time::timeout(self.shutdown_timeout, drain)
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                "workers did not stop in time; their leases will expire and others retake the jobs"
+            );
         }
         if let Some(sb) = self.sandbox {
             sb.stop().await;
