@@ -140,7 +140,19 @@ impl Store {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         };
-        let txn = self.db.begin().await?;
+        // On SQLite, `BEGIN IMMEDIATE` takes the database's write lock at once, so a writer in
+        // another process (the CLI beside a running `serve`, a second store) waits for it
+        // (busy timeout) instead of failing when a deferred read transaction tries to write.
+        let txn = if guard.is_some() {
+            self.db
+                .begin_with_options(sea_orm::TransactionOptions {
+                    sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                    ..Default::default()
+                })
+                .await?
+        } else {
+            self.db.begin().await?
+        };
         Ok(WriteTxn { txn, _guard: guard })
     }
 
