@@ -20,13 +20,15 @@ use crate::store::payments::{chunk_mode, chunk_status, stamp, transfer_status};
 use crate::store::StoreError;
 
 /// Apply a Qonto transfer's status to our row (never out of a terminal state: invariant 5).
+/// Returns the run id when something changed; the caller brings the run's status up to date
+/// (once per run, not once per transfer).
 pub(crate) async fn apply_transfer_status<C: ConnectionTrait>(
     conn: &C,
     org: &OrgId,
     q: &SepaTransfer,
-) -> Result<bool, EngineError> {
+) -> Result<Option<String>, EngineError> {
     let Some(next) = our_status(q.status) else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some(t) = transfer::Entity::find()
         .filter(transfer::Column::OrgId.eq(org.to_string()))
@@ -34,10 +36,10 @@ pub(crate) async fn apply_transfer_status<C: ConnectionTrait>(
         .one(conn)
         .await?
     else {
-        return Ok(false);
+        return Ok(None);
     };
     if t.status == next || transfer_status::FINAL.contains(&t.status.as_str()) {
-        return Ok(false);
+        return Ok(None);
     }
     let at = stamp();
     let mut update = transfer::Entity::update_many()
@@ -68,7 +70,7 @@ pub(crate) async fn apply_transfer_status<C: ConnectionTrait>(
         .exec(conn)
         .await?;
     if res.rows_affected == 0 {
-        return Ok(false);
+        return Ok(None);
     }
     match next {
         transfer_status::SETTLED => {
@@ -143,8 +145,7 @@ pub(crate) async fn apply_transfer_status<C: ConnectionTrait>(
         }
         _ => {}
     }
-    refresh_run(conn, &t.run_id).await?;
-    Ok(true)
+    Ok(Some(t.run_id))
 }
 
 impl Engine {
@@ -269,6 +270,7 @@ impl Engine {
             .iter()
             .filter_map(|t| t.qonto_transfer_id.clone())
             .collect();
+        let mut runs: Vec<String> = Vec::new();
         for group in ids.chunks(MAX_IDS_PER_LIST) {
             let found = client.list_transfers_by_ids(group).await?;
             let by_id: HashMap<&str, &SepaTransfer> =
@@ -277,8 +279,11 @@ impl Engine {
             let mut changed = 0;
             for id in group {
                 if let Some(q) = by_id.get(id.as_str()) {
-                    if apply_transfer_status(&w.txn, org, q).await? {
+                    if let Some(run) = apply_transfer_status(&w.txn, org, q).await? {
                         changed += 1;
+                        if !runs.contains(&run) {
+                            runs.push(run);
+                        }
                     }
                 }
             }
@@ -286,6 +291,13 @@ impl Engine {
             if changed > 0 {
                 tracing::info!(org_id = %org, changed, "transfer statuses updated");
             }
+        }
+        if !runs.is_empty() {
+            let w = store.begin_write().await?;
+            for run in &runs {
+                refresh_run(&w.txn, run).await?;
+            }
+            w.commit().await?;
         }
         Ok(())
     }

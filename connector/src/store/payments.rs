@@ -493,13 +493,15 @@ impl Store {
 
     /// Organizations with live transfers or runs in progress (for the follow-up loop).
     pub async fn orgs_with_open_payments(&self) -> Result<Vec<OrgId>, StoreError> {
+        use sea_orm::QuerySelect;
         let mut orgs: Vec<String> = transfer::Entity::find()
+            .select_only()
+            .column(transfer::Column::OrgId)
+            .distinct()
             .filter(transfer::Column::Status.is_in(transfer_status::LIVE.iter().copied()))
+            .into_tuple::<String>()
             .all(self.connection())
-            .await?
-            .into_iter()
-            .map(|t| t.org_id)
-            .collect();
+            .await?;
         orgs.sort();
         orgs.dedup();
         orgs.into_iter()
