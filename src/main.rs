@@ -51,6 +51,14 @@ enum Command {
     /// Outcome webhooks to the ERPs: list, show (with every attempt) and replay deliveries.
     #[command(subcommand)]
     Deliveries(DeliveriesCommand),
+    /// Bills: list with filters, show with history and transfers, hold, release, cancel, retry.
+    #[command(subcommand)]
+    Bills(BillsCommand),
+    /// The organization's audit log, newest first.
+    Audit(AuditArgs),
+    /// An organization's API tokens: create (shown once), list, revoke.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
     /// Payment runs: create one from ready bills, review its preview, confirm or cancel it (a
     /// running `billbridge serve` does the work with Qonto).
     #[command(subcommand)]
@@ -128,6 +136,200 @@ enum SourcesCommand {
         /// What it is (`erp`, `upload`, `email`…).
         #[arg(long, default_value = "erp")]
         kind: String,
+    },
+    /// List sources: live signing secrets, callback, mapping (never a secret).
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+    },
+    /// Make a new signing secret and print it once; the current one is accepted too for the
+    /// grace period.
+    RotateSecret {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The source (src_…).
+        source: String,
+        /// How long the current secret stays valid beside the new one (0 to 720).
+        #[arg(long, default_value_t = 24)]
+        grace_hours: u32,
+    },
+    /// Send the source's outcome events to URL; prints the new callback secret once.
+    SetCallback {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The source (src_…).
+        source: String,
+        /// An absolute http(s) URL.
+        url: String,
+    },
+    /// Read the source's JSON bills through a mapping (a JSON file, validated first), or
+    /// --clear it.
+    SetMapping {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The source (src_…).
+        source: String,
+        /// The mapping: {"fields": {"number": "/doc/no", …}}.
+        #[arg(
+            value_name = "FILE.json",
+            required_unless_present = "clear",
+            conflicts_with = "clear"
+        )]
+        file: Option<PathBuf>,
+        /// Remove the mapping (JSON bills are then read as canonical JSON).
+        #[arg(long)]
+        clear: bool,
+    },
+    /// Print the source's JSON mapping.
+    ShowMapping {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The source (src_…).
+        source: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BillsCommand {
+    /// List bills, newest first: a table (IBANs masked), or --json for one object per line.
+    /// When there are more, the next page's --cursor is printed on stderr.
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// Only this status: ready, held, in_run, submitted, paid, failed, canceled.
+        #[arg(long)]
+        status: Option<String>,
+        /// Only this supplier's bills (sup_…).
+        #[arg(long)]
+        supplier: Option<String>,
+        /// Only bills due on or before this date (YYYY-MM-DD).
+        #[arg(long)]
+        due_before: Option<chrono::NaiveDate>,
+        /// Only bills from this source (src_…).
+        #[arg(long)]
+        source: Option<String>,
+        /// At most this many (1 to 500).
+        #[arg(long, default_value_t = 50)]
+        limit: u64,
+        /// Start after this bill (the cursor a previous page printed).
+        #[arg(long)]
+        cursor: Option<String>,
+        /// One JSON object per line instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a bill: its fields, history and transfers.
+    Show {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The bill (bill_…).
+        bill: String,
+        /// One JSON object (bill, history, transfers) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Hold a ready bill (adds the `manual` hold reason).
+    Hold {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The bill (bill_…).
+        bill: String,
+        /// Why (kept in the bill's history and the audit log).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Release a held bill (approves a changed IBAN); hard holds cannot be released.
+    Release {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The bill (bill_…).
+        bill: String,
+        /// Why (kept in the bill's history and the audit log).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Cancel a ready or held bill: it will not be paid.
+    Cancel {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The bill (bill_…).
+        bill: String,
+        /// Why (kept in the bill's history and the audit log).
+        #[arg(long)]
+        note: Option<String>,
+    },
+    /// Send a failed bill (declined or canceled at Qonto) back to ready.
+    Retry {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The bill (bill_…).
+        bill: String,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct AuditArgs {
+    /// The organization (org_…).
+    #[arg(long)]
+    org: String,
+    /// Entries at or after this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_parser = commands::audit::parse_time)]
+    from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Entries before this time (RFC 3339, or YYYY-MM-DD for midnight UTC).
+    #[arg(long, value_parser = commands::audit::parse_time)]
+    to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this bill's entries (bill_…).
+    #[arg(long)]
+    bill: Option<String>,
+    /// Only this payment run's entries (run_…).
+    #[arg(long)]
+    run: Option<String>,
+    /// Only entries older than this entry id (the next page).
+    #[arg(long, value_name = "ID")]
+    before: Option<i64>,
+    /// At most this many (1 to 1000).
+    #[arg(long, default_value_t = 100)]
+    limit: u64,
+    /// One JSON object per line instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokensCommand {
+    /// Create an API token for the organization and print it once.
+    Create {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// A name to recognise the token by.
+        #[arg(long)]
+        name: String,
+    },
+    /// List the organization's tokens (never their values).
+    List {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a token: it stops authenticating at once.
+    Revoke {
+        /// The organization (org_…).
+        #[arg(long)]
+        org: String,
+        /// The token (tok_…).
+        token: String,
     },
 }
 
@@ -273,6 +475,109 @@ fn main() -> ExitCode {
         Command::Sources(SourcesCommand::Create { org, name, kind }) => {
             run_async(commands::ingest::sources_create(config, &org, &name, &kind))
         }
+        Command::Sources(SourcesCommand::List { org }) => {
+            run_async(commands::sources::list(config, &org))
+        }
+        Command::Sources(SourcesCommand::RotateSecret {
+            org,
+            source,
+            grace_hours,
+        }) => run_async(commands::sources::rotate_secret(
+            config,
+            &org,
+            &source,
+            grace_hours,
+        )),
+        Command::Sources(SourcesCommand::SetCallback { org, source, url }) => {
+            run_async(commands::sources::set_callback(config, &org, &source, &url))
+        }
+        Command::Sources(SourcesCommand::SetMapping {
+            org,
+            source,
+            file,
+            clear: _,
+        }) => run_async(commands::sources::set_mapping(
+            config,
+            &org,
+            &source,
+            file.as_deref(),
+        )),
+        Command::Sources(SourcesCommand::ShowMapping { org, source }) => {
+            run_async(commands::sources::show_mapping(config, &org, &source))
+        }
+        Command::Bills(cmd) => match cmd {
+            BillsCommand::List {
+                org,
+                status,
+                supplier,
+                due_before,
+                source,
+                limit,
+                cursor,
+                json,
+            } => run_async(commands::bills::list(
+                config,
+                &org,
+                commands::bills::ListArgs {
+                    status,
+                    supplier,
+                    due_before,
+                    source,
+                    limit,
+                    cursor,
+                    json,
+                },
+            )),
+            BillsCommand::Show { org, bill, json } => {
+                run_async(commands::bills::show(config, &org, &bill, json))
+            }
+            BillsCommand::Hold { org, bill, note } => run_async(commands::bills::act(
+                config,
+                &org,
+                &bill,
+                connector::store::bills::BillAction::Hold,
+                note,
+            )),
+            BillsCommand::Release { org, bill, note } => run_async(commands::bills::act(
+                config,
+                &org,
+                &bill,
+                connector::store::bills::BillAction::Release,
+                note,
+            )),
+            BillsCommand::Cancel { org, bill, note } => run_async(commands::bills::act(
+                config,
+                &org,
+                &bill,
+                connector::store::bills::BillAction::Cancel,
+                note,
+            )),
+            BillsCommand::Retry { org, bill } => {
+                run_async(commands::bills::retry(config, &org, &bill))
+            }
+        },
+        Command::Audit(a) => run_async(commands::audit::run(
+            config,
+            &a.org,
+            commands::audit::AuditArgs {
+                from: a.from,
+                to: a.to,
+                bill: a.bill,
+                run: a.run,
+                before: a.before,
+                limit: a.limit,
+                json: a.json,
+            },
+        )),
+        Command::Tokens(cmd) => match cmd {
+            TokensCommand::Create { org, name } => {
+                run_async(commands::tokens::create(config, &org, &name))
+            }
+            TokensCommand::List { org } => run_async(commands::tokens::list(config, &org)),
+            TokensCommand::Revoke { org, token } => {
+                run_async(commands::tokens::revoke(config, &org, &token))
+            }
+        },
         Command::Ingest { paths, source } => {
             match run_async(commands::ingest::ingest(config, &paths, &source)) {
                 Ok(true) => Ok(()),

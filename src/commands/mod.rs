@@ -1,5 +1,7 @@
 //! One module per group of subcommands.
 
+pub mod audit;
+pub mod bills;
 pub mod deliveries;
 pub mod demo;
 pub mod ingest;
@@ -7,3 +9,5 @@ pub mod parse;
 pub mod qonto;
 pub mod runs;
 pub mod serve;
+pub mod sources;
+pub mod tokens;

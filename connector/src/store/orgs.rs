@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde::{Deserialize, Serialize};
 
 use super::entities::{api_token, organization};
-use super::{now, sha256_hex, Store, StoreError};
+use super::{now, sha256_hex, Scoped, Store, StoreError};
 use crate::ids::{OrgId, TokenId};
 
 /// An organization (a tenant: one Qonto organization and its bills).
@@ -125,5 +125,75 @@ impl Store {
                 )),
             },
         })
+    }
+}
+
+/// An API token as listed (never its value, which is shown once, nor its hash).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TokenInfo {
+    pub id: TokenId,
+    pub name: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn to_token(m: api_token::Model) -> Result<TokenInfo, StoreError> {
+    Ok(TokenInfo {
+        id: m
+            .id
+            .parse()
+            .map_err(|e: crate::ids::BadId| StoreError::Corrupt(e.to_string()))?,
+        name: m.name,
+        created_at: m.created_at,
+        revoked_at: m.revoked_at,
+    })
+}
+
+impl Scoped<'_> {
+    /// The organization's API tokens, oldest first, revoked ones included.
+    pub async fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
+        api_token::Entity::find()
+            .filter(api_token::Column::OrgId.eq(self.org.to_string()))
+            .order_by_asc(api_token::Column::CreatedAt)
+            .order_by_asc(api_token::Column::Id)
+            .all(self.store.connection())
+            .await?
+            .into_iter()
+            .map(to_token)
+            .collect()
+    }
+
+    /// Revoke one of the organization's tokens: it stops authenticating at once. Revoking a
+    /// token twice is a conflict (it says when it was revoked).
+    pub async fn revoke_token(&self, id: &TokenId, actor: &str) -> Result<TokenInfo, StoreError> {
+        let w = self.store.begin_write().await?;
+        let m = api_token::Entity::find_by_id(id.to_string())
+            .filter(api_token::Column::OrgId.eq(self.org.to_string()))
+            .one(&w.txn)
+            .await?
+            .ok_or(StoreError::NotFound("API token"))?;
+        if let Some(at) = m.revoked_at {
+            return Err(StoreError::Conflict(format!(
+                "token {} was already revoked at {}",
+                m.id,
+                at.format("%Y-%m-%d %H:%M:%S UTC")
+            )));
+        }
+        let mut am: api_token::ActiveModel = m.into();
+        am.revoked_at = Set(Some(now()));
+        let m = am.update(&w.txn).await?;
+        super::audit::append(
+            &w.txn,
+            super::audit::AuditEntry {
+                org_id: Some(self.org.clone()),
+                actor: actor.to_string(),
+                action: "token.revoked".into(),
+                details: serde_json::json!({ "token_id": m.id, "name": m.name }),
+                ..Default::default()
+            },
+        )
+        .await?;
+        w.commit().await?;
+        to_token(m)
     }
 }
