@@ -110,6 +110,8 @@ async fn main() -> anyhow::Result<()> {
 
     let sb = sandbox::Sandbox::start(sandbox::SandboxConfig {
         sca_auto: sandbox::ScaAuto::Allow,
+        // 10,000 bills average ~460 EUR: more than the default 1,000,000 EUR balance.
+        balance: rust_decimal::Decimal::new(100_000_000, 0),
         ..Default::default()
     })
     .await?;
