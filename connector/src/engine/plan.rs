@@ -690,36 +690,22 @@ impl Engine {
         let at = stamp();
         for (seq, ((trusted, members), token)) in groups.iter().zip(&chunk_tokens).enumerate() {
             let chunk_id = ChunkId::new().to_string();
-            run_chunk::ActiveModel {
-                id: Set(chunk_id.clone()),
-                org_id: Set(org.to_string()),
-                run_id: Set(run.id.clone()),
-                seq: Set(i32::try_from(seq).unwrap_or(i32::MAX)),
-                mode: Set(if request {
+            new_chunk(
+                &chunk_id,
+                &org,
+                &run.id,
+                i32::try_from(seq).unwrap_or(i32::MAX),
+                if request {
                     chunk_mode::REQUEST
                 } else if single {
                     chunk_mode::SINGLE
                 } else {
                     chunk_mode::BULK
-                }
-                .into()),
-                status: Set(chunk_status::PLANNED.into()),
-                trusted_only: Set(*trusted),
-                vop_token: Set(token.clone()),
-                vop_at: Set(token.as_ref().map(|_| at)),
-                request_body: Set(None),
-                idempotency_key: Set(None),
-                key_generation: Set(0),
-                sca_token: Set(None),
-                sca_method: Set(None),
-                sca_started_at: Set(None),
-                qonto_bulk_id: Set(None),
-                first_sent_at: Set(None),
-                replayed_at: Set(None),
-                last_error: Set(None),
-                created_at: Set(at),
-                updated_at: Set(at),
-            }
+                },
+                *trusted,
+                token.clone(),
+                at,
+            )
             .insert(&w.txn)
             .await?;
             for i in members {
@@ -1207,6 +1193,43 @@ impl Engine {
         .await?;
         w.commit().await?;
         Ok(run_view(&updated)?)
+    }
+}
+
+/// A planned chunk (no request body, key or SCA state yet).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn new_chunk(
+    id: &str,
+    org: &OrgId,
+    run_id: &str,
+    seq: i32,
+    mode: &str,
+    trusted_only: bool,
+    vop_token: Option<String>,
+    at: chrono::DateTime<Utc>,
+) -> run_chunk::ActiveModel {
+    run_chunk::ActiveModel {
+        id: Set(id.to_string()),
+        org_id: Set(org.to_string()),
+        run_id: Set(run_id.to_string()),
+        seq: Set(seq),
+        mode: Set(mode.to_string()),
+        status: Set(chunk_status::PLANNED.into()),
+        trusted_only: Set(trusted_only),
+        vop_at: Set(vop_token.as_ref().map(|_| at)),
+        vop_token: Set(vop_token),
+        request_body: Set(None),
+        idempotency_key: Set(None),
+        key_generation: Set(0),
+        sca_token: Set(None),
+        sca_method: Set(None),
+        sca_started_at: Set(None),
+        qonto_bulk_id: Set(None),
+        first_sent_at: Set(None),
+        replayed_at: Set(None),
+        last_error: Set(None),
+        created_at: Set(at),
+        updated_at: Set(at),
     }
 }
 

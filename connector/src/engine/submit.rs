@@ -421,18 +421,25 @@ impl Engine {
         Ok(att.id)
     }
 
+    /// The chunk, when it is (still) in `status`: a job that finds it elsewhere has nothing
+    /// to do (jobs run at least once).
+    async fn chunk_in(
+        &self,
+        id: &str,
+        status: &str,
+    ) -> Result<Option<run_chunk::Model>, EngineError> {
+        Ok(run_chunk::Entity::find_by_id(id.to_string())
+            .one(self.store().connection())
+            .await?
+            .filter(|c| c.status == status))
+    }
+
     /// `chunk.submit`: send the persisted request; on an earlier unknown outcome, look first.
     pub(crate) async fn submit_chunk(&self, chunk_id: &str) -> Result<Next, EngineError> {
         let store = self.store();
-        let Some(chunk) = run_chunk::Entity::find_by_id(chunk_id.to_string())
-            .one(store.connection())
-            .await?
-        else {
+        let Some(chunk) = self.chunk_in(chunk_id, chunk_status::READY).await? else {
             return Ok(Next::Done);
         };
-        if chunk.status != chunk_status::READY {
-            return Ok(Next::Done);
-        }
         let org = super::org_of(&chunk.org_id)?;
         let span = tracing::info_span!("submit_chunk", chunk_id = %chunk.id, run_id = %chunk.run_id, org_id = %org);
         async {
@@ -735,15 +742,9 @@ impl Engine {
     /// `chunk.sca`: poll the SCA session (≥ 1 s apart); replay on allow.
     pub(crate) async fn poll_sca(&self, chunk_id: &str) -> Result<Next, EngineError> {
         let store = self.store();
-        let Some(chunk) = run_chunk::Entity::find_by_id(chunk_id.to_string())
-            .one(store.connection())
-            .await?
-        else {
+        let Some(chunk) = self.chunk_in(chunk_id, chunk_status::AWAITING_SCA).await? else {
             return Ok(Next::Done);
         };
-        if chunk.status != chunk_status::AWAITING_SCA {
-            return Ok(Next::Done);
-        }
         let org = super::org_of(&chunk.org_id)?;
         let span = tracing::info_span!("poll_sca", chunk_id = %chunk.id, run_id = %chunk.run_id, org_id = %org);
         async {
@@ -952,29 +953,16 @@ impl Engine {
         let at = stamp();
         for (i, t) in transfers.iter().enumerate() {
             let id = ChunkId::new().to_string();
-            run_chunk::ActiveModel {
-                id: Set(id.clone()),
-                org_id: Set(org.to_string()),
-                run_id: Set(chunk.run_id.clone()),
-                seq: Set(chunk.seq * 1000 + i32::try_from(i).unwrap_or(0) + 1),
-                mode: Set(chunk_mode::SINGLE.into()),
-                status: Set(chunk_status::PLANNED.into()),
-                trusted_only: Set(t.trusted && t.beneficiary_id.is_some()),
-                vop_token: Set(None),
-                vop_at: Set(None),
-                request_body: Set(None),
-                idempotency_key: Set(None),
-                key_generation: Set(0),
-                sca_token: Set(None),
-                sca_method: Set(None),
-                sca_started_at: Set(None),
-                qonto_bulk_id: Set(None),
-                first_sent_at: Set(None),
-                replayed_at: Set(None),
-                last_error: Set(None),
-                created_at: Set(at),
-                updated_at: Set(at),
-            }
+            super::plan::new_chunk(
+                &id,
+                org,
+                &chunk.run_id,
+                chunk.seq * 1000 + i32::try_from(i).unwrap_or(0) + 1,
+                chunk_mode::SINGLE,
+                t.trusted && t.beneficiary_id.is_some(),
+                None,
+                at,
+            )
             .insert(&w.txn)
             .await?;
             let mut tm: transfer::ActiveModel = t.clone().into();
