@@ -550,7 +550,9 @@ async fn declined_approval_request_puts_bills_back() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_qonto_call_is_in_the_audit_log_without_secrets() {
     for db in databases().await {
-        let sb = sandbox::Sandbox::start(SandboxConfig::default()).await.unwrap();
+        let sb = sandbox::Sandbox::start(SandboxConfig::default())
+            .await
+            .unwrap();
         let audit_store = connector::store::Store::connect(&db, 2).await.unwrap();
         audit_store.migrate().await.unwrap();
         let provider = std::sync::Arc::new(connector::engine::StaticQonto::new(
@@ -572,7 +574,8 @@ async fn every_qonto_call_is_in_the_audit_log_without_secrets() {
         let (_, run) = w.post("/v1/payment-runs", json!({ "bill_ids": [a] })).await;
         let id = run["id"].as_str().unwrap().to_string();
         w.run_status_is(&id, "awaiting_confirmation").await;
-        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({})).await;
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
         w.run_status_is(&id, "submitted").await;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         let calls = loop {
@@ -584,10 +587,16 @@ async fn every_qonto_call_is_in_the_audit_log_without_secrets() {
                 .filter(|e| e["action"] == "qonto.call")
                 .cloned()
                 .collect();
-            if calls.iter().any(|c| c["details"]["path"] == "/v2/sepa/bulk_transfers") {
+            if calls
+                .iter()
+                .any(|c| c["details"]["path"] == "/v2/sepa/bulk_transfers")
+            {
                 break calls;
             }
-            assert!(tokio::time::Instant::now() < deadline, "no bulk call audited: {log:#}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no bulk call audited: {log:#}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         let bulk = calls
@@ -595,7 +604,9 @@ async fn every_qonto_call_is_in_the_audit_log_without_secrets() {
             .find(|c| c["details"]["path"] == "/v2/sepa/bulk_transfers")
             .unwrap();
         assert_eq!(bulk["details"]["method"], "POST");
-        assert!(bulk["details"]["status"].as_u64().is_some_and(|s| (200..300).contains(&s)));
+        assert!(bulk["details"]["status"]
+            .as_u64()
+            .is_some_and(|s| (200..300).contains(&s)));
         assert!(bulk["details"]["idempotency_key"].is_string(), "{bulk}");
         assert!(bulk["details"]["duration_ms"].is_u64());
         for path in ["/v2/sepa/bulk_verify_payee", "/v2/organization"] {
@@ -605,7 +616,13 @@ async fn every_qonto_call_is_in_the_audit_log_without_secrets() {
             );
         }
         let text = serde_json::to_string(&calls).unwrap();
-        assert!(!text.contains(ACME.2), "a full IBAN leaked into the audit log");
-        assert!(!text.contains("sk_sandbox"), "the API secret leaked into the audit log");
+        assert!(
+            !text.contains(ACME.2),
+            "a full IBAN leaked into the audit log"
+        );
+        assert!(
+            !text.contains("sk_sandbox"),
+            "the API secret leaked into the audit log"
+        );
     }
 }
