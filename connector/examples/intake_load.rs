@@ -3,10 +3,11 @@
 //! Spawns billbridge in-process on port 0 (SQLite temp file by default, or PostgreSQL with
 //! `--postgres URL`), creates an organization and a source, then 32 concurrent clients POST
 //! signed UBL invoices (each a distinct invoice number, all pre-signed before the clock starts).
-//! Reports throughput, latency percentiles and peak RSS, and the same rows inserted by a plain
-//! loop (one transaction per row, same durability) for comparison.
+//! Reports throughput, latency percentiles, CPU time and peak RSS, and the same bill rows
+//! inserted by a plain loop with the same durability for comparison: one transaction per row,
+//! and `--plain-batch` (32) rows per transaction.
 //!
-//!     cargo run --release -p connector --example intake_load -- [--bills 20000] [--clients 32] [--postgres URL]
+//!     cargo run --release -p connector --example intake_load -- [--bills 20000] [--clients 32] [--postgres URL] [--plain-batch 32]
 //!
 //! Bounded: a fixed number of requests to 127.0.0.1 only.
 
@@ -41,6 +42,19 @@ fn peak_rss_mib() -> f64 {
             })
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// User + system CPU time of this process so far.
+fn cpu_seconds() -> f64 {
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+            Some(ticks / 100.0)
+        })
+        .unwrap_or(0.0)
 }
 
 #[tokio::main]
@@ -97,6 +111,7 @@ async fn main() -> anyhow::Result<()> {
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(clients)
         .build()?;
+    let cpu_at_start = cpu_seconds();
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..clients {
@@ -145,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
         errors += e;
     }
     let elapsed = start.elapsed();
+    let intake_cpu = cpu_seconds() - cpu_at_start;
     lat.sort();
     let pct = |p: f64| {
         lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
@@ -169,14 +185,19 @@ async fn main() -> anyhow::Result<()> {
         lat.last().copied().unwrap_or_default()
     );
     println!(
+        "CPU during intake (server and generator): {intake_cpu:.2} s, {:.2} cores, {:.0} us per bill",
+        intake_cpu / elapsed.as_secs_f64(),
+        intake_cpu * 1e6 / bills as f64
+    );
+    println!(
         "peak RSS (server and load generator in one process): {:.1} MiB",
         peak_rss_mib()
     );
 
-    // The same rows with the same durability, inserted by a plain loop (one transaction each).
+    // The same rows with the same durability, inserted by a plain loop: one transaction per
+    // row (what a plain durable insert gives each acknowledged row), then the same rows with
+    // `--plain-batch` rows per transaction (the group commit alone, without intake's work).
     let conn = store.connection();
-    conn.execute_unprepared("CREATE TABLE plain_bills AS SELECT * FROM bills WHERE 1 = 0")
-        .await?;
     let ids: Vec<String> = {
         use sea_orm::{EntityTrait, QuerySelect};
         connector::store::entities::bill::Entity::find()
@@ -187,19 +208,40 @@ async fn main() -> anyhow::Result<()> {
             .await?
     };
     let n = ids.len().min(5_000);
-    let t = Instant::now();
-    for id in &ids[..n] {
-        let w = store.begin_write().await?;
-        w.txn
-            .execute_unprepared(&format!(
-                "INSERT INTO plain_bills SELECT * FROM bills WHERE id = '{id}'"
-            ))
-            .await?;
-        w.commit().await?;
+    let plain_batch: usize = arg("--plain-batch")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32);
+    let mut plain = Vec::new();
+    for (table, per_txn) in [("plain_bills", 1), ("plain_bills_batched", plain_batch)] {
+        conn.execute_unprepared(&format!(
+            "CREATE TABLE {table} AS SELECT * FROM bills WHERE 1 = 0"
+        ))
+        .await?;
+        let t = Instant::now();
+        for chunk in ids[..n].chunks(per_txn) {
+            let w = store.begin_write().await?;
+            for id in chunk {
+                w.txn
+                    .execute_unprepared(&format!(
+                        "INSERT INTO {table} SELECT * FROM bills WHERE id = '{id}'"
+                    ))
+                    .await?;
+            }
+            w.commit().await?;
+        }
+        let rate = n as f64 / t.elapsed().as_secs_f64();
+        println!("plain insert of the same bill rows, {per_txn} per transaction, same durability: {rate:.0} rows/s ({n} rows)");
+        plain.push(rate);
     }
-    let plain = n as f64 / t.elapsed().as_secs_f64();
-    println!("plain insert of the same rows, one transaction each, same connection settings: {plain:.0} rows/s ({n} rows)");
-    println!("intake / plain insert: {:.2}", rate / plain);
+    println!(
+        "intake / plain insert (1 per transaction): {:.2}; intake / plain insert ({plain_batch} per transaction): {:.2}",
+        rate / plain[0],
+        rate / plain[1]
+    );
+    println!(
+        "CPU time of the process (server, load generator, plain inserts): {:.2} s",
+        cpu_seconds()
+    );
     std::fs::remove_dir_all(&dir).ok();
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())

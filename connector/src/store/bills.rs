@@ -1,5 +1,6 @@
-//! Bills: intake (one transaction: document, supplier master, dedupe, bill, history, audit,
-//! inbound idempotency key), listing and the actions a person takes (hold, release, cancel).
+//! Bills: intake (per bill: document, supplier master, dedupe, bill, history, audit, inbound
+//! idempotency key and outbox events, in a savepoint of a group-committed transaction, see
+//! [`IntakeWriter`]), listing and the actions a person takes (hold, release, cancel).
 
 use adapters::{AssessOptions, Bill, HoldReason};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,10 +12,13 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::audit::{append, AuditEntry};
-use super::entities::{bill, bill_history, document, inbound_key, supplier, supplier_iban};
+use super::entities::{
+    audit_log, bill, bill_history, document, inbound_key, supplier, supplier_iban,
+};
 use super::{now, Scoped, Store, StoreError};
 use crate::ids::{BillId, OrgId, SourceId, SupplierId};
 use crate::qonto::mask_iban;
+use std::sync::Arc;
 
 /// Bill statuses (DESIGN §4).
 pub mod status {
@@ -236,308 +240,328 @@ pub(crate) async fn history<C: ConnectionTrait>(
     Ok(())
 }
 
+/// The most bills one intake transaction records.
+const MAX_BATCH: usize = 64;
+
+/// A bill waiting for the intake writer (owned: it crosses a channel).
+struct PendingBill {
+    org_id: OrgId,
+    source_id: SourceId,
+    external_id: Option<String>,
+    webhook_id: Option<String>,
+    content_type: String,
+    body: Vec<u8>,
+    body_sha256: String,
+    bill: Bill,
+    actor: String,
+}
+
+impl From<NewBill<'_>> for PendingBill {
+    fn from(n: NewBill<'_>) -> Self {
+        PendingBill {
+            org_id: n.org_id.clone(),
+            source_id: n.source_id.clone(),
+            external_id: n.external_id,
+            webhook_id: n.webhook_id,
+            content_type: n.content_type.to_string(),
+            body: n.body.to_vec(),
+            body_sha256: n.body_sha256,
+            bill: n.bill,
+            actor: n.actor.to_string(),
+        }
+    }
+}
+
+type Answer = tokio::sync::oneshot::Sender<Result<IntakeOutcome, StoreError>>;
+
+/// Group commit of intake (SQLite): one writer task per store takes the bills waiting in its queue and
+/// records them in one transaction (one fsync), each bill in its own savepoint, in arrival order
+/// (a bill sees what the ones before it in the batch wrote: repeats, the supplier's first IBAN,
+/// duplicates). Every caller gets its answer after the commit, never before.
+///
+/// The writer runs on a thread of its own, started by the first bill (and again should it have
+/// stopped); it ends when the store's last handle is dropped.
+#[derive(Default)]
+pub(crate) struct IntakeWriter {
+    queue: std::sync::Mutex<Option<tokio::sync::mpsc::UnboundedSender<(PendingBill, Answer)>>>,
+}
+
+impl IntakeWriter {
+    fn submit(&self, store: &Store, job: (PendingBill, Answer)) {
+        let mut queue = self.queue.lock().unwrap_or_else(|e| e.into_inner());
+        let job = match queue.as_ref() {
+            Some(q) => match q.send(job) {
+                Ok(()) => return,
+                Err(tokio::sync::mpsc::error::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let _ = tx.send(job);
+        // The writer's own store handle has no queue of its own: when the last handle of this
+        // store goes, the channel closes and the writer ends.
+        let writer = Store {
+            db: store.db.clone(),
+            write_lock: store.write_lock.clone(),
+            intake: Arc::default(),
+        };
+        // A thread of its own, so that the writer is never queued behind HTTP requests between
+        // two statements (its statements are the serial part of intake).
+        let spawned = std::thread::Builder::new()
+            .name("billbridge-intake".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt.block_on(writer.run_intake_writer(rx)),
+                    Err(e) => tracing::error!(error = %e, "intake writer: no runtime"),
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "intake writer: no thread");
+        }
+        *queue = Some(tx);
+    }
+}
+
+/// What one bill's savepoint gave: its answer, or the whole transaction is unusable.
+type BillResult = Result<IntakeOutcome, StoreError>;
+
+/// Roll back now (not when the connection is next used), so another transaction waiting for
+/// this one's rows goes on at once.
+async fn abort(w: super::WriteTxn) {
+    let super::WriteTxn { txn, _guard } = w;
+    if let Err(e) = txn.rollback().await {
+        tracing::warn!(error = %e, "intake: rollback failed");
+    }
+}
+
+/// A deadlock or serialization failure (PostgreSQL): retrying the transaction may succeed.
+fn is_deadlock(e: &StoreError) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        StoreError::Db(
+            DbErr::Exec(RuntimeErr::SqlxError(e))
+            | DbErr::Query(RuntimeErr::SqlxError(e))
+            | DbErr::Conn(RuntimeErr::SqlxError(e)),
+        ) => e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .is_some_and(|c| c == "40P01" || c == "40001"),
+        _ => false,
+    }
+}
+
+/// What a batch keeps between its bills: the suppliers it has read or created (with their
+/// IBANs, kept up to date as it adds some), and the history and audit rows, written in one
+/// multi-row insert each at the end of the batch (or of each bill's savepoint).
+#[derive(Default)]
+struct BatchState {
+    /// (organization, identity) → (supplier id, its IBANs).
+    suppliers: std::collections::HashMap<(String, String), (String, Vec<supplier_iban::Model>)>,
+    history: Vec<bill_history::ActiveModel>,
+    audit: Vec<audit_log::ActiveModel>,
+}
+
+impl BatchState {
+    async fn flush<C: ConnectionTrait>(&mut self, conn: &C) -> Result<(), StoreError> {
+        if !self.history.is_empty() {
+            bill_history::Entity::insert_many(std::mem::take(&mut self.history))
+                .exec_without_returning(conn)
+                .await?;
+        }
+        if !self.audit.is_empty() {
+            audit_log::Entity::insert_many(std::mem::take(&mut self.audit))
+                .exec_without_returning(conn)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
 impl Store {
     /// Record an incoming bill. Repeats (same webhook-id, or same source and external id)
-    /// return the existing bill; concurrent repeats resolve to exactly one bill.
+    /// return the existing bill; concurrent repeats resolve to exactly one bill. Answers once
+    /// the bill is committed (group commit with the other bills arriving meanwhile).
     pub async fn record_bill(&self, new: NewBill<'_>) -> Result<IntakeOutcome, StoreError> {
+        let new = PendingBill::from(new);
+        if self.write_lock.is_none() {
+            // PostgreSQL: concurrent transactions, one per bill, commit together on their own
+            // (the server's WAL flush serves several); a single writer was slower (BENCHMARKS.md).
+            let mut results = self.record_batch(std::slice::from_ref(&new)).await?;
+            return results
+                .pop()
+                .unwrap_or_else(|| Err(StoreError::Conflict("no result for the bill".into())));
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.intake.submit(self, (new, tx));
+        rx.await.map_err(|_| {
+            StoreError::Db(sea_orm::DbErr::Custom(
+                "the intake writer stopped before recording the bill".into(),
+            ))
+        })?
+    }
+
+    async fn run_intake_writer(
+        self,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<(PendingBill, Answer)>,
+    ) {
+        let mut jobs = Vec::with_capacity(MAX_BATCH);
+        while rx.recv_many(&mut jobs, MAX_BATCH).await > 0 {
+            let (bills, answers): (Vec<PendingBill>, Vec<Answer>) = jobs.drain(..).unzip();
+            let results = match self.record_batch(&bills).await {
+                Ok(results) => results,
+                // The transaction itself failed (begin, a savepoint, the commit): nothing of the
+                // batch is recorded. Record each bill on its own so each caller gets its answer.
+                Err(e) if bills.len() > 1 => {
+                    tracing::warn!(error = %e, bills = bills.len(), "intake batch failed; recording its bills one at a time");
+                    let mut results = Vec::with_capacity(bills.len());
+                    for b in &bills {
+                        results.push(match self.record_batch(std::slice::from_ref(b)).await {
+                            Ok(mut r) => r.pop().unwrap_or(Err(StoreError::Conflict(
+                                "no result for the bill".into(),
+                            ))),
+                            Err(e) => Err(e),
+                        });
+                    }
+                    results
+                }
+                Err(e) => vec![Err(e)],
+            };
+            for (answer, result) in answers.into_iter().zip(results) {
+                // A caller that went away (client disconnected) finds its bill on a retry.
+                let _ = answer.send(result);
+            }
+        }
+    }
+
+    /// One transaction for `bills`. `Err` only when the transaction is unusable (then nothing
+    /// was committed); a bill's own failure is its entry's `Err`.
+    ///
+    /// First without savepoints (two statements less per bill); if a bill fails after it may
+    /// have written something, the transaction is rolled back and the batch recorded again with
+    /// a savepoint per bill, so that bill's failure undoes only its own writes.
+    async fn record_batch(&self, bills: &[PendingBill]) -> Result<Vec<BillResult>, StoreError> {
+        let mut savepoints = false;
         let mut attempt = 0;
         loop {
             attempt += 1;
-            match self.try_record_bill(&new).await {
-                Err(e) if e.is_unique_violation() => {
-                    // A concurrent request with the same key won the race: answer with its bill.
-                    if let Some(view) = self.find_existing(self.connection(), &new).await? {
-                        return Ok(IntakeOutcome::Existing(view));
-                    }
-                    // Otherwise another bill created the same supplier or supplier IBAN at the
-                    // same moment (PostgreSQL runs intakes concurrently): do it again, the row
-                    // is there now.
-                    if attempt >= 3 {
+            match self.record_batch_with(bills, savepoints).await {
+                Ok(Some(results)) => return Ok(results),
+                Ok(None) => savepoints = true,
+                // PostgreSQL, another instance's intake transaction waits for a row of this
+                // batch while this one waits for one of its rows: the database gave up one of
+                // them. Everything was rolled back (the other goes on); again, a bit later.
+                Err(e) if is_deadlock(&e) && attempt < 5 => {
+                    tracing::debug!(error = %e, attempt, "intake batch: deadlock; again");
+                    let jitter = uuid::Uuid::new_v4().as_u128() % 20;
+                    let pause = 5 * attempt + u64::try_from(jitter).unwrap_or(0);
+                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    savepoints = true;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// `None`: a bill failed without savepoints; nothing was committed.
+    async fn record_batch_with(
+        &self,
+        bills: &[PendingBill],
+        savepoints: bool,
+    ) -> Result<Option<Vec<BillResult>>, StoreError> {
+        let w = self.begin_write().await?;
+        let mut batch = BatchState::default();
+        let mut results = Vec::with_capacity(bills.len());
+        for b in bills {
+            if savepoints {
+                match self.record_in_savepoint(&w.txn, b, &mut batch).await {
+                    Ok(r) => results.push(r),
+                    Err(e) => {
+                        abort(w).await;
                         return Err(e);
                     }
                 }
-                other => return other,
+                continue;
             }
-        }
-    }
-
-    async fn find_existing<C: ConnectionTrait>(
-        &self,
-        conn: &C,
-        new: &NewBill<'_>,
-    ) -> Result<Option<BillView>, StoreError> {
-        if let Some(wid) = &new.webhook_id {
-            if let Some(k) =
-                inbound_key::Entity::find_by_id((new.source_id.to_string(), wid.clone()))
-                    .one(conn)
-                    .await?
-            {
-                if k.body_sha256 != new.body_sha256 {
-                    return Err(StoreError::Conflict(
-                        "this webhook-id was already used for a different body".into(),
-                    ));
+            match record_one(&w.txn, b, &mut batch).await {
+                Ok(outcome) => results.push(Ok(outcome)),
+                // Refused before it wrote anything (webhook-id reused for another body).
+                Err(e @ StoreError::Conflict(_)) => results.push(Err(e)),
+                Err(e) if is_deadlock(&e) => {
+                    abort(w).await;
+                    return Err(e);
                 }
-                if let Some(bid) = k.bill_id {
-                    if let Some(b) = bill::Entity::find_by_id(bid).one(conn).await? {
-                        return Ok(Some(to_view(&b)?));
-                    }
+                Err(e) => {
+                    tracing::debug!(error = %e, "intake: a bill failed in a batch; again with savepoints");
+                    let super::WriteTxn { txn, _guard } = w;
+                    txn.rollback().await?;
+                    return Ok(None);
                 }
             }
         }
-        if let Some(ext) = &new.external_id {
-            if let Some(b) = bill::Entity::find()
-                .filter(bill::Column::SourceId.eq(new.source_id.to_string()))
-                .filter(bill::Column::ExternalId.eq(ext.clone()))
-                .one(conn)
-                .await?
-            {
-                return Ok(Some(to_view(&b)?));
+        if let Err(e) = batch.flush(&w.txn).await {
+            if savepoints || is_deadlock(&e) {
+                abort(w).await;
+                return Err(e);
             }
-        }
-        Ok(None)
-    }
-
-    async fn try_record_bill(&self, new: &NewBill<'_>) -> Result<IntakeOutcome, StoreError> {
-        let w = self.begin_write().await?;
-        let txn = &w.txn;
-        let org = new.org_id.to_string();
-        let source = new.source_id.to_string();
-
-        // 1. Repeats.
-        // Read inside the transaction: a second pooled connection per request could exhaust
-        // the pool under load (every request holding one and waiting for another).
-        let existing = self.find_existing(txn, new).await?;
-        if let Some(view) = existing {
-            if let Some(wid) = &new.webhook_id {
-                let known = inbound_key::Entity::find_by_id((source.clone(), wid.clone()))
-                    .one(txn)
-                    .await?;
-                if known.is_none() {
-                    insert_key(txn, &source, wid, &new.body_sha256, Some(view.id.as_str())).await?;
-                    w.commit().await?;
-                }
-            }
-            return Ok(IntakeOutcome::Existing(view));
-        }
-
-        // 2. The original document, content-addressed.
-        let sha = &new.body_sha256;
-        if document::Entity::find_by_id(sha.clone())
-            .one(txn)
-            .await?
-            .is_none()
-        {
-            document::ActiveModel {
-                sha256: Set(sha.clone()),
-                content_type: Set(new.content_type.to_string()),
-                size: Set(i64::try_from(new.body.len()).unwrap_or(i64::MAX)),
-                content: Set(new.body.to_vec()),
-                created_at: Set(now()),
-            }
-            .insert(txn)
-            .await?;
-        }
-
-        // 3. Supplier master: identity, known IBANs; a new IBAN for a known supplier waits
-        //    for a person (the classic invoice-fraud pattern).
-        let mut bill = new.bill.clone();
-        let bill_id = BillId::new();
-        let identity = supplier_identity(&bill);
-        let mut supplier_id = None;
-        if let Some(identity) = &identity {
-            let sup = match supplier::Entity::find()
-                .filter(supplier::Column::OrgId.eq(org.clone()))
-                .filter(supplier::Column::Identity.eq(identity.clone()))
-                .one(txn)
-                .await?
-            {
-                Some(s) => s,
-                None => {
-                    supplier::ActiveModel {
-                        id: Set(SupplierId::new().to_string()),
-                        org_id: Set(org.clone()),
-                        identity: Set(identity.clone()),
-                        name: Set(bill.seller.name.clone()),
-                        vat_id: Set(bill.seller.vat_id.clone()),
-                        siren: Set(bill.seller.siren().map(str::to_string)),
-                        created_at: Set(now()),
-                    }
-                    .insert(txn)
-                    .await?
-                }
-            };
-            let ibans = supplier_iban::Entity::find()
-                .filter(supplier_iban::Column::SupplierId.eq(sup.id.clone()))
-                .all(txn)
-                .await?;
-            let approved: Vec<String> = ibans
-                .iter()
-                .filter(|i| i.status == "approved")
-                .map(|i| i.iban.clone())
-                .collect();
-            // Prefer an account already on record when the invoice offers several.
-            adapters::assess(
-                &mut bill,
-                &AssessOptions {
-                    known_ibans: &approved,
-                    accept_any_specification: false,
-                },
-            );
-            if let Some(iban) = bill.payee_iban().map(str::to_string) {
-                let record = ibans.iter().find(|i| i.iban == iban);
-                match record {
-                    Some(r) if r.status == "approved" => {}
-                    Some(_) => bill.hold_reasons.push(HoldReason::IbanChanged),
-                    None => {
-                        let status = if ibans.is_empty() {
-                            "approved"
-                        } else {
-                            "pending"
-                        };
-                        if status == "pending" {
-                            bill.hold_reasons.push(HoldReason::IbanChanged);
-                        }
-                        supplier_iban::ActiveModel {
-                            id: Set(uuid::Uuid::now_v7().simple().to_string()),
-                            org_id: Set(org.clone()),
-                            supplier_id: Set(sup.id.clone()),
-                            iban: Set(iban),
-                            status: Set(status.to_string()),
-                            first_bill_id: Set(Some(bill_id.to_string())),
-                            created_at: Set(now()),
-                            decided_at: Set(None),
-                            decided_by: Set(None),
-                        }
-                        .insert(txn)
-                        .await?;
-                    }
-                }
-            }
-            supplier_id = Some(sup.id);
-        }
-
-        // 4. Duplicates: same supplier, number and amount, from any source.
-        let dedupe_key = match (&identity, &bill.number, bill.amounts.payable) {
-            (Some(i), Some(n), Some(a)) => Some(format!("{i}|{n}|{}", a.normalize())),
-            _ => None,
-        };
-        if let Some(key) = &dedupe_key {
-            let twin = bill::Entity::find()
-                .filter(bill::Column::OrgId.eq(org.clone()))
-                .filter(bill::Column::DedupeKey.eq(key.clone()))
-                .filter(bill::Column::Status.ne(status::CANCELED))
-                .one(txn)
-                .await?;
-            if twin.is_some() {
-                bill.hold_reasons.push(HoldReason::Duplicate);
-            }
-        }
-        bill.hold_reasons.sort();
-        bill.hold_reasons.dedup();
-        bill.payable = bill.hold_reasons.is_empty();
-        let state = if bill.payable {
-            status::READY
-        } else {
-            status::HELD
-        };
-
-        let pm = bill.chosen_payment();
-        let at = now();
-        let m = bill::ActiveModel {
-            id: Set(bill_id.to_string()),
-            org_id: Set(org.clone()),
-            source_id: Set(source.clone()),
-            external_id: Set(new.external_id.clone()),
-            status: Set(state.to_string()),
-            hold_reasons: Set(serde_json::to_string(&bill.hold_reasons).map_err(corrupt)?),
-            warnings: Set(serde_json::to_string(&bill.warnings).map_err(corrupt)?),
-            syntax: Set(bill.syntax.as_str().to_string()),
-            kind: Set(code(&bill.kind)),
-            type_code: Set(bill.type_code.clone()),
-            number: Set(bill.number.clone()),
-            issue_date: Set(bill.issue_date),
-            due_date: Set(bill.due_date),
-            currency: Set(bill.currency.clone()),
-            amount_due: Set(bill.amounts.payable.map(|a| a.to_string())),
-            amount_cents: Set(bill.amounts.payable.and_then(cents)),
-            seller_name: Set(bill.seller.name.clone()),
-            seller_vat_id: Set(bill.seller.vat_id.clone()),
-            seller_siren: Set(bill.seller.siren().map(str::to_string)),
-            supplier_id: Set(supplier_id),
-            creditor_name: Set(bill.creditor_name().map(str::to_string)),
-            iban: Set(pm.and_then(|p| p.iban.clone())),
-            bic: Set(pm.and_then(|p| p.bic.clone())),
-            payment_reference: Set(bill.payment_reference.clone()),
-            document_sha256: Set(Some(sha.clone())),
-            dedupe_key: Set(dedupe_key),
-            bill: Set(serde_json::to_string(&bill).map_err(corrupt)?),
-            created_at: Set(at),
-            updated_at: Set(at),
-        }
-        .insert(txn)
-        .await?;
-        history(
-            txn,
-            &m.id,
-            &org,
-            None,
-            state,
-            new.actor,
-            (!bill.hold_reasons.is_empty()).then(|| {
-                bill.hold_reasons
-                    .iter()
-                    .map(code)
-                    .collect::<Vec<_>>()
-                    .join(",")
-            }),
-        )
-        .await?;
-        if let Some(wid) = &new.webhook_id {
-            insert_key(txn, &source, wid, sha, Some(&m.id)).await?;
-        }
-        append(
-            txn,
-            AuditEntry {
-                org_id: Some(new.org_id.clone()),
-                actor: new.actor.to_string(),
-                action: "bill.received".into(),
-                bill_id: Some(m.id.clone()),
-                source_id: Some(source.clone()),
-                details: serde_json::json!({
-                    "number": bill.number,
-                    "amount_due": m.amount_due,
-                    "status": state,
-                    "hold_reasons": bill.hold_reasons,
-                    "iban": m.iban.as_deref().map(mask_iban),
-                    "document_sha256": sha,
-                }),
-                ..Default::default()
-            },
-        )
-        .await?;
-        // Outcome events for the ERP, in the same transaction (outbox).
-        let data = crate::events::bill_data(&m);
-        crate::events::emit(
-            txn,
-            new.org_id,
-            crate::events::NewEvent::bill(
-                crate::events::EventType::BillReceived,
-                &m,
-                data.clone(),
-            )?,
-        )
-        .await?;
-        if state == status::HELD {
-            crate::events::emit(
-                txn,
-                new.org_id,
-                crate::events::NewEvent::bill(crate::events::EventType::BillHeld, &m, data)?,
-            )
-            .await?;
+            let super::WriteTxn { txn, _guard } = w;
+            txn.rollback().await?;
+            return Ok(None);
         }
         w.commit().await?;
-        crate::events::wake();
-        Ok(IntakeOutcome::Created(to_view(&m)?))
+        if results
+            .iter()
+            .any(|r| matches!(r, Ok(IntakeOutcome::Created(_))))
+        {
+            crate::events::wake();
+        }
+        Ok(Some(results))
+    }
+
+    async fn record_in_savepoint(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        new: &PendingBill,
+        batch: &mut BatchState,
+    ) -> Result<BillResult, StoreError> {
+        use sea_orm::TransactionTrait;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let sp = txn.begin().await?;
+            let e = match record_one(&sp, new, batch).await {
+                Ok(outcome) => match batch.flush(&sp).await {
+                    Ok(()) => {
+                        sp.commit().await?;
+                        return Ok(Ok(outcome));
+                    }
+                    Err(e) => e,
+                },
+                Err(e) => e,
+            };
+            sp.rollback().await?;
+            // What the batch remembered may include this bill's undone writes.
+            *batch = BatchState::default();
+            if is_deadlock(&e) {
+                // The whole batch goes again (see `record_batch`).
+                return Err(e);
+            }
+            if !e.is_unique_violation() {
+                return Ok(Err(e));
+            }
+            // Another transaction (PostgreSQL, or another instance) with the same key won the
+            // race: answer with its bill.
+            match find_existing(txn, new).await {
+                Ok(Some((view, _))) => return Ok(Ok(IntakeOutcome::Existing(view))),
+                // Otherwise it created the same supplier or supplier IBAN at the same moment:
+                // do it again, the row is there now.
+                Ok(None) if attempt < 3 => {}
+                Ok(None) => return Ok(Err(e)),
+                Err(other) => return Ok(Err(other)),
+            }
+        }
     }
 
     /// Keep a rejected payload and say why, so nothing disappears silently.
@@ -584,6 +608,289 @@ impl Store {
     }
 }
 
+/// The bill this one repeats (same webhook-id, or same source and external id), and whether
+/// its webhook-id is already on record.
+///
+/// Single-row look-ups use `all()`, not `one()`: `one()` binds its `LIMIT 1` as a parameter,
+/// and SQLite then re-prepares the statement on every execution.
+async fn find_existing<C: ConnectionTrait>(
+    conn: &C,
+    new: &PendingBill,
+) -> Result<Option<(BillView, bool)>, StoreError> {
+    let mut key_known = false;
+    if let Some(wid) = &new.webhook_id {
+        let key = inbound_key::Entity::find_by_id((new.source_id.to_string(), wid.clone()))
+            .all(conn)
+            .await?
+            .pop();
+        if let Some(k) = key {
+            key_known = true;
+            if k.body_sha256 != new.body_sha256 {
+                return Err(StoreError::Conflict(
+                    "this webhook-id was already used for a different body".into(),
+                ));
+            }
+            if let Some(bid) = k.bill_id {
+                if let Some(b) = bill::Entity::find_by_id(bid).all(conn).await?.pop() {
+                    return Ok(Some((to_view(&b)?, true)));
+                }
+            }
+        }
+    }
+    if let Some(ext) = &new.external_id {
+        if let Some(b) = bill::Entity::find()
+            .filter(bill::Column::SourceId.eq(new.source_id.to_string()))
+            .filter(bill::Column::ExternalId.eq(ext.clone()))
+            .all(conn)
+            .await?
+            .pop()
+        {
+            return Ok(Some((to_view(&b)?, key_known)));
+        }
+    }
+    Ok(None)
+}
+
+/// Record one bill on `txn` (the intake transaction, or the bill's savepoint in it). Its
+/// history and audit rows go to `batch`, written at the end.
+async fn record_one<C: ConnectionTrait>(
+    txn: &C,
+    new: &PendingBill,
+    batch: &mut BatchState,
+) -> Result<IntakeOutcome, StoreError> {
+    let org = new.org_id.to_string();
+    let source = new.source_id.to_string();
+
+    // 1. Repeats (also of a bill recorded earlier in the same batch).
+    if let Some((view, key_known)) = find_existing(txn, new).await? {
+        if let (Some(wid), false) = (&new.webhook_id, key_known) {
+            insert_key(txn, &source, wid, &new.body_sha256, Some(view.id.as_str())).await?;
+        }
+        return Ok(IntakeOutcome::Existing(view));
+    }
+
+    // 2. The original document, content-addressed.
+    let sha = &new.body_sha256;
+    document::Entity::insert(document::ActiveModel {
+        sha256: Set(sha.clone()),
+        content_type: Set(new.content_type.clone()),
+        size: Set(i64::try_from(new.body.len()).unwrap_or(i64::MAX)),
+        content: Set(new.body.clone()),
+        created_at: Set(now()),
+    })
+    .on_conflict_do_nothing()
+    .exec_without_returning(txn)
+    .await?;
+    // 3. Supplier master: identity, known IBANs; a new IBAN for a known supplier waits
+    //    for a person (the classic invoice-fraud pattern).
+    let mut bill = new.bill.clone();
+    let bill_id = BillId::new();
+    let identity = supplier_identity(&bill);
+    let mut supplier_id = None;
+    if let Some(identity) = &identity {
+        let key = (org.clone(), identity.clone());
+        if !batch.suppliers.contains_key(&key) {
+            let sup_id = match supplier::Entity::find()
+                .filter(supplier::Column::OrgId.eq(org.clone()))
+                .filter(supplier::Column::Identity.eq(identity.clone()))
+                .all(txn)
+                .await?
+                .pop()
+            {
+                Some(s) => s.id,
+                None => {
+                    let id = SupplierId::new().to_string();
+                    supplier::Entity::insert(supplier::ActiveModel {
+                        id: Set(id.clone()),
+                        org_id: Set(org.clone()),
+                        identity: Set(identity.clone()),
+                        name: Set(bill.seller.name.clone()),
+                        vat_id: Set(bill.seller.vat_id.clone()),
+                        siren: Set(bill.seller.siren().map(str::to_string)),
+                        created_at: Set(now()),
+                    })
+                    .exec_without_returning(txn)
+                    .await?;
+                    id
+                }
+            };
+            let ibans = supplier_iban::Entity::find()
+                .filter(supplier_iban::Column::SupplierId.eq(sup_id.clone()))
+                .all(txn)
+                .await?;
+            batch.suppliers.insert(key.clone(), (sup_id, ibans));
+        }
+        let Some((sup_id, ibans)) = batch.suppliers.get_mut(&key) else {
+            unreachable!("inserted above")
+        };
+        let approved: Vec<String> = ibans
+            .iter()
+            .filter(|i| i.status == "approved")
+            .map(|i| i.iban.clone())
+            .collect();
+        // Prefer an account already on record when the invoice offers several.
+        adapters::assess(
+            &mut bill,
+            &AssessOptions {
+                known_ibans: &approved,
+                accept_any_specification: false,
+            },
+        );
+        if let Some(iban) = bill.payee_iban().map(str::to_string) {
+            let record = ibans.iter().find(|i| i.iban == iban);
+            match record {
+                Some(r) if r.status == "approved" => {}
+                Some(_) => bill.hold_reasons.push(HoldReason::IbanChanged),
+                None => {
+                    let status = if ibans.is_empty() {
+                        "approved"
+                    } else {
+                        "pending"
+                    };
+                    if status == "pending" {
+                        bill.hold_reasons.push(HoldReason::IbanChanged);
+                    }
+                    let added = supplier_iban::ActiveModel {
+                        id: Set(uuid::Uuid::now_v7().simple().to_string()),
+                        org_id: Set(org.clone()),
+                        supplier_id: Set(sup_id.clone()),
+                        iban: Set(iban),
+                        status: Set(status.to_string()),
+                        first_bill_id: Set(Some(bill_id.to_string())),
+                        created_at: Set(now()),
+                        decided_at: Set(None),
+                        decided_by: Set(None),
+                    }
+                    .insert(txn)
+                    .await?;
+                    ibans.push(added);
+                }
+            }
+        }
+        supplier_id = Some(sup_id.clone());
+    }
+
+    // 4. Duplicates: same supplier, number and amount, from any source.
+    let dedupe_key = match (&identity, &bill.number, bill.amounts.payable) {
+        (Some(i), Some(n), Some(a)) => Some(format!("{i}|{n}|{}", a.normalize())),
+        _ => None,
+    };
+    if let Some(key) = &dedupe_key {
+        let twins: Vec<String> = bill::Entity::find()
+            .select_only()
+            .column(bill::Column::Id)
+            .filter(bill::Column::OrgId.eq(org.clone()))
+            .filter(bill::Column::DedupeKey.eq(key.clone()))
+            .filter(bill::Column::Status.ne(status::CANCELED))
+            .into_tuple()
+            .all(txn)
+            .await?;
+        if !twins.is_empty() {
+            bill.hold_reasons.push(HoldReason::Duplicate);
+        }
+    }
+    bill.hold_reasons.sort();
+    bill.hold_reasons.dedup();
+    bill.payable = bill.hold_reasons.is_empty();
+    let state = if bill.payable {
+        status::READY
+    } else {
+        status::HELD
+    };
+
+    let pm = bill.chosen_payment();
+    let at = now();
+    let m = bill::ActiveModel {
+        id: Set(bill_id.to_string()),
+        org_id: Set(org.clone()),
+        source_id: Set(source.clone()),
+        external_id: Set(new.external_id.clone()),
+        status: Set(state.to_string()),
+        hold_reasons: Set(serde_json::to_string(&bill.hold_reasons).map_err(corrupt)?),
+        warnings: Set(serde_json::to_string(&bill.warnings).map_err(corrupt)?),
+        syntax: Set(bill.syntax.as_str().to_string()),
+        kind: Set(code(&bill.kind)),
+        type_code: Set(bill.type_code.clone()),
+        number: Set(bill.number.clone()),
+        issue_date: Set(bill.issue_date),
+        due_date: Set(bill.due_date),
+        currency: Set(bill.currency.clone()),
+        amount_due: Set(bill.amounts.payable.map(|a| a.to_string())),
+        amount_cents: Set(bill.amounts.payable.and_then(cents)),
+        seller_name: Set(bill.seller.name.clone()),
+        seller_vat_id: Set(bill.seller.vat_id.clone()),
+        seller_siren: Set(bill.seller.siren().map(str::to_string)),
+        supplier_id: Set(supplier_id),
+        creditor_name: Set(bill.creditor_name().map(str::to_string)),
+        iban: Set(pm.and_then(|p| p.iban.clone())),
+        bic: Set(pm.and_then(|p| p.bic.clone())),
+        payment_reference: Set(bill.payment_reference.clone()),
+        document_sha256: Set(Some(sha.clone())),
+        dedupe_key: Set(dedupe_key),
+        bill: Set(serde_json::to_string(&bill).map_err(corrupt)?),
+        created_at: Set(at),
+        updated_at: Set(at),
+    }
+    .insert(txn)
+    .await?;
+    batch.history.push(bill_history::ActiveModel {
+        bill_id: Set(m.id.clone()),
+        org_id: Set(org.clone()),
+        at: Set(at),
+        from_status: Set(None),
+        to_status: Set(state.to_string()),
+        actor: Set(new.actor.clone()),
+        reason: Set((!bill.hold_reasons.is_empty()).then(|| {
+            bill.hold_reasons
+                .iter()
+                .map(code)
+                .collect::<Vec<_>>()
+                .join(",")
+        })),
+        ..Default::default()
+    });
+    if let Some(wid) = &new.webhook_id {
+        insert_key(txn, &source, wid, sha, Some(&m.id)).await?;
+    }
+    // The audit entry (`audit::append`'s row), written with the batch's others.
+    batch.audit.push(audit_log::ActiveModel {
+        org_id: Set(Some(org.clone())),
+        at: Set(at),
+        actor: Set(new.actor.clone()),
+        action: Set("bill.received".into()),
+        bill_id: Set(Some(m.id.clone())),
+        run_id: Set(None),
+        source_id: Set(Some(source.clone())),
+        details: Set(serde_json::json!({
+            "number": bill.number,
+            "amount_due": m.amount_due,
+            "status": state,
+            "hold_reasons": bill.hold_reasons,
+            "iban": m.iban.as_deref().map(mask_iban),
+            "document_sha256": sha,
+        })
+        .to_string()),
+        ..Default::default()
+    });
+    // Outcome events for the ERP, in the same transaction (outbox).
+    let data = crate::events::bill_data(&m);
+    crate::events::emit(
+        txn,
+        &new.org_id,
+        crate::events::NewEvent::bill(crate::events::EventType::BillReceived, &m, data.clone())?,
+    )
+    .await?;
+    if state == status::HELD {
+        crate::events::emit(
+            txn,
+            &new.org_id,
+            crate::events::NewEvent::bill(crate::events::EventType::BillHeld, &m, data)?,
+        )
+        .await?;
+    }
+    Ok(IntakeOutcome::Created(to_view(&m)?))
+}
+
 async fn insert_key<C: ConnectionTrait>(
     conn: &C,
     source: &str,
@@ -591,14 +898,14 @@ async fn insert_key<C: ConnectionTrait>(
     sha: &str,
     bill_id: Option<&str>,
 ) -> Result<(), StoreError> {
-    inbound_key::ActiveModel {
+    inbound_key::Entity::insert(inbound_key::ActiveModel {
         source_id: Set(source.to_string()),
         webhook_id: Set(webhook_id.to_string()),
         body_sha256: Set(sha.to_string()),
         bill_id: Set(bill_id.map(str::to_string)),
         created_at: Set(now()),
-    }
-    .insert(conn)
+    })
+    .exec_without_returning(conn)
     .await?;
     Ok(())
 }
@@ -798,5 +1105,105 @@ impl Scoped<'_> {
             crate::events::wake();
         }
         to_view(&updated)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UBL: &str = include_str!("../../../adapters/tests/fixtures/ubl-invoice.xml");
+
+    fn parse(xml: &str) -> Bill {
+        adapters::parse_xml(xml.as_bytes(), &adapters::ParseOptions::default()).unwrap()
+    }
+
+    /// Bills that land in one intake batch see what the ones before them wrote: a repeat of a
+    /// bill of the same batch is that bill, the supplier's first IBAN is the one on record and
+    /// another is held, a duplicate is held, and a reused webhook-id is refused, alone.
+    #[tokio::test]
+    async fn one_batch_keeps_the_semantics_of_one_bill_at_a_time() {
+        let dir = std::env::temp_dir().join(format!(
+            "billbridge-batch-{}-{}",
+            std::process::id(),
+            uuid::Uuid::now_v7().simple()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.display()), 4)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let org = store.create_org("batch").await.unwrap();
+        let keys = crate::secrets::SecretBox::from_key(&[7; 32]);
+        let (src, _) = store
+            .scoped(&org.id)
+            .create_source("erp", "erp", &keys)
+            .await
+            .unwrap();
+
+        let other_iban = UBL.replace("FA-2026-0042", "FA-OTHER-IBAN").replace(
+            "FR76 3000 6000 0112 3456 7890 189",
+            "DE89 3704 0044 0532 0130 00",
+        );
+        // (body, external id, webhook id)
+        let cases: Vec<(String, &str, &str)> = vec![
+            (UBL.to_string(), "e1", "w1"),    // 0: new, ready
+            (UBL.to_string(), "e1", "w1"),    // 1: same webhook-id: repeat of 0
+            (UBL.to_string(), "e1", "w2"),    // 2: same external id: repeat of 0
+            (other_iban.clone(), "e2", "w3"), // 3: another IBAN: held iban_changed
+            (UBL.to_string(), "e3", "w4"),    // 4: same number and amount: held duplicate
+            (other_iban, "e9", "w1"),         // 5: webhook-id of 0, another body: refused
+        ];
+        let calls = cases.iter().map(|(body, ext, wid)| {
+            store.record_bill(NewBill {
+                org_id: &org.id,
+                source_id: &src.id,
+                external_id: Some(ext.to_string()),
+                webhook_id: Some(wid.to_string()),
+                content_type: "application/xml",
+                body: body.as_bytes(),
+                body_sha256: super::super::sha256_hex(body.as_bytes()),
+                bill: parse(body),
+                actor: "intake",
+            })
+        });
+        let results = futures_util::future::join_all(calls).await;
+        let view = |i: usize| match &results[i] {
+            Ok(IntakeOutcome::Created(v)) => ("created", v.clone()),
+            Ok(IntakeOutcome::Existing(v)) => ("existing", v.clone()),
+            Err(e) => panic!("bill {i}: {e}"),
+        };
+        let (kind, first) = view(0);
+        assert_eq!((kind, first.status.as_str()), ("created", "ready"));
+        for i in [1, 2] {
+            let (kind, v) = view(i);
+            assert_eq!(
+                (kind, v.id.clone()),
+                ("existing", first.id.clone()),
+                "bill {i}"
+            );
+        }
+        let (kind, v) = view(3);
+        assert_eq!(kind, "created");
+        assert_eq!(v.hold_reasons, vec![HoldReason::IbanChanged]);
+        let (kind, v) = view(4);
+        assert_eq!(kind, "created");
+        assert_eq!(v.hold_reasons, vec![HoldReason::Duplicate]);
+        assert!(matches!(results[5], Err(StoreError::Conflict(_))));
+
+        // Three bills, each with its history, audit entry and bill.received event; the second
+        // webhook-id of the repeat is on record.
+        let db = store.connection();
+        use sea_orm::PaginatorTrait;
+        assert_eq!(bill::Entity::find().count(db).await.unwrap(), 3);
+        assert_eq!(bill_history::Entity::find().count(db).await.unwrap(), 3);
+        let received = audit_log::Entity::find()
+            .filter(audit_log::Column::Action.eq("bill.received"))
+            .count(db)
+            .await
+            .unwrap();
+        assert_eq!(received, 3);
+        assert_eq!(inbound_key::Entity::find().count(db).await.unwrap(), 4);
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

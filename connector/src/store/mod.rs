@@ -81,6 +81,8 @@ impl WriteTxn {
 pub struct Store {
     db: DatabaseConnection,
     write_lock: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// The intake writer (group commit of incoming bills, see [`bills::IntakeWriter`]).
+    intake: Arc<bills::IntakeWriter>,
 }
 
 impl Store {
@@ -102,7 +104,11 @@ impl Store {
         let db = Database::connect(opts).await?;
         let write_lock = (db.get_database_backend() == DatabaseBackend::Sqlite)
             .then(|| Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Store { db, write_lock })
+        Ok(Store {
+            db,
+            write_lock,
+            intake: Arc::default(),
+        })
     }
 
     pub fn connection(&self) -> &DatabaseConnection {
