@@ -6,7 +6,9 @@ use std::collections::HashMap;
 
 use adapters::HoldReason;
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 use sha2::Digest;
 use tracing::Instrument;
 
@@ -1162,7 +1164,11 @@ pub(crate) async fn refresh_run<C: ConnectionTrait>(
     conn: &C,
     run_id: &str,
 ) -> Result<(), EngineError> {
+    // Lock the run row first (PostgreSQL; SQLite serialises writers anyway): two chunks
+    // accepted in concurrent transactions would otherwise each see the other still pending
+    // and both leave the run `submitting` (write skew).
     let Some(run) = payment_run::Entity::find_by_id(run_id.to_string())
+        .lock_exclusive()
         .one(conn)
         .await?
     else {
