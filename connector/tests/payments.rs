@@ -626,3 +626,39 @@ async fn every_qonto_call_is_in_the_audit_log_without_secrets() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn excluding_a_payee_verifies_the_rest_again_and_pays_only_them() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        let a = w.bill("X-1", ACME, "10.00").await;
+        let b = w.bill("X-2", MULLER, "20.00").await;
+        let (_, run) = w
+            .post("/v1/payment-runs", json!({ "bill_ids": [a, b] }))
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        let v = w.run_status_is(&id, "awaiting_confirmation").await;
+        let excluded = v["transfers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["bill_id"] == b.as_str())
+            .unwrap()["id"]
+            .clone();
+        let (status, _) = w
+            .post(
+                &format!("/v1/payment-runs/{id}/confirm"),
+                json!({ "exclude": [excluded] }),
+            )
+            .await;
+        assert_eq!(status, 200);
+        w.run_status_is(&id, "submitted").await;
+        assert_eq!(w.bill_status(&b).await, "ready");
+        w.settle().await;
+        w.run_status_is(&id, "completed").await;
+        assert_eq!(w.bill_status(&a).await, "paid");
+        let log = w.sb.transfer_log();
+        assert_eq!(log.len(), 1, "{log:?}");
+        assert_eq!(log[0].reference, "X-1");
+    }
+}

@@ -905,7 +905,7 @@ impl Engine {
 
     /// Verify the payees of one chunk; returns the proof token (None when verification is
     /// not possible at all, which a person then has to accept).
-    async fn verify_chunk(
+    pub(crate) async fn verify_chunk(
         &self,
         client: &dyn QontoApi,
         transfers: &mut [transfer::Model],
@@ -950,7 +950,10 @@ impl Engine {
                     );
                     t.vop_matched_name = e.matched_name.clone();
                 }
-                None => t.vop_result = Some("MATCH_RESULT_NOT_POSSIBLE".into()),
+                None => {
+                    t.vop_result = Some("MATCH_RESULT_NOT_POSSIBLE".into());
+                    t.vop_matched_name = None;
+                }
             }
         }
         Ok(Some(res.proof_token.0))

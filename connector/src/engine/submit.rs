@@ -17,11 +17,11 @@ use super::{kinds, sca_method_str, Engine, EngineError, Next};
 use crate::events::EventType;
 use crate::ids::{ChunkId, OrgId, TransferId};
 use crate::qonto::{
-    Amount, AttachmentUpload, BulkResultStatus, BulkTransfer, BulkTransferItem,
-    BulkVerifyPayeeItem, BulkVerifyPayeeRequest, CreateBulkTransfer, CreateMultiTransferRequest,
-    CreateTransfer, IdempotencyKey, MultiTransferRequest, MultiTransferRequestData, NewBeneficiary,
-    NewTransfer, Payee, Prepared, QontoApi, QontoError, RequestTransferItem, ScaOptions, ScaResult,
-    ScaSessionToken, SepaTransfer, TransferStatus, VerifyPayeeRequest, ATTACHMENT_THRESHOLD_EUR,
+    Amount, AttachmentUpload, BulkResultStatus, BulkTransfer, BulkTransferItem, CreateBulkTransfer,
+    CreateMultiTransferRequest, CreateTransfer, IdempotencyKey, MultiTransferRequest,
+    MultiTransferRequestData, NewBeneficiary, NewTransfer, Payee, Prepared, QontoApi, QontoError,
+    RequestTransferItem, ScaOptions, ScaResult, ScaSessionToken, SepaTransfer, TransferStatus,
+    ATTACHMENT_THRESHOLD_EUR,
 };
 use crate::store::audit::{append, AuditEntry};
 use crate::store::bills::status as bill_status;
@@ -328,43 +328,17 @@ impl Engine {
         chunk: &run_chunk::Model,
         transfers: &mut [transfer::Model],
     ) -> Result<String, EngineError> {
-        let token;
-        if chunk.mode == chunk_mode::SINGLE {
-            let t = &mut transfers[0];
-            let res = client
-                .verify_payee(&VerifyPayeeRequest {
-                    iban: t.iban.clone(),
-                    beneficiary_name: vop_name(&t.creditor_name),
-                })
-                .await?;
-            t.vop_result = Some(super::plan::match_code(res.match_result).into());
-            t.vop_matched_name = res.matched_name;
-            token = res.proof_token.0;
-        } else {
-            let res = client
-                .bulk_verify_payee(&BulkVerifyPayeeRequest {
-                    requests: transfers
-                        .iter()
-                        .map(|t| BulkVerifyPayeeItem {
-                            id: t.id.clone(),
-                            beneficiary_name: vop_name(&t.creditor_name),
-                            iban: t.iban.clone(),
-                        })
-                        .collect(),
-                })
-                .await?;
-            for t in transfers.iter_mut() {
-                let r = res.requests.iter().find(|e| e.id == t.id);
-                t.vop_result = Some(
-                    r.and_then(|e| e.match_result)
-                        .map(super::plan::match_code)
-                        .unwrap_or("MATCH_RESULT_NOT_POSSIBLE")
-                        .into(),
-                );
-                t.vop_matched_name = r.and_then(|e| e.matched_name.clone());
-            }
-            token = res.proof_token.0;
-        }
+        // The same payee check as the preview's, over the chunk's current IBAN set.
+        let members: Vec<usize> = (0..transfers.len()).collect();
+        let token = self
+            .verify_chunk(
+                client,
+                transfers,
+                &members,
+                chunk.mode == chunk_mode::SINGLE,
+            )
+            .await?
+            .unwrap_or_default();
         let w = self.store().begin_write().await?;
         for t in transfers.iter() {
             let mut am: transfer::ActiveModel = t.clone().into();

@@ -150,7 +150,7 @@ impl Scoped<'_> {
     ) -> Result<(Source, WebhookSecret), StoreError> {
         let id = SourceId::new();
         let secret = WebhookSecret::generate().map_err(corrupt)?;
-        let sealed = seal(keys, id.as_str(), &secret)?;
+        let sealed = seal(keys, id.as_str(), "signing", &secret)?;
         let secrets = vec![StoredSecret {
             sealed,
             created_at: now(),
@@ -231,7 +231,7 @@ impl Scoped<'_> {
         }
         let secret = WebhookSecret::generate().map_err(corrupt)?;
         secrets.push(StoredSecret {
-            sealed: seal(keys, &m.id, &secret)?,
+            sealed: seal(keys, &m.id, "signing", &secret)?,
             created_at: at,
             expires_at: None,
         });
@@ -265,12 +265,7 @@ impl Scoped<'_> {
         let secret = WebhookSecret::generate().map_err(corrupt)?;
         let w = self.store.begin_write().await?;
         let m = self.source_model(&w.txn, id).await?;
-        let sealed = keys
-            .encrypt(
-                secrecy::ExposeSecret::expose_secret(&secret.expose_whsec()).as_bytes(),
-                &aad(&m.id, "callback"),
-            )
-            .map_err(corrupt)?;
+        let sealed = seal(keys, &m.id, "callback", &secret)?;
         let mut am: source::ActiveModel = m.into();
         am.callback_url = Set(Some(url.to_string()));
         am.callback_secret = Set(Some(sealed));
@@ -315,12 +310,7 @@ impl Scoped<'_> {
                 "this source has no callback; set one with PUT /v1/sources/{id}/callback".into(),
             ));
         };
-        let sealed = keys
-            .encrypt(
-                secrecy::ExposeSecret::expose_secret(&secret.expose_whsec()).as_bytes(),
-                &aad(&m.id, "callback"),
-            )
-            .map_err(corrupt)?;
+        let sealed = seal(keys, &m.id, "callback", &secret)?;
         let at = now();
         let mut am: source::ActiveModel = m.into();
         am.callback_secret = Set(Some(sealed));
@@ -378,10 +368,16 @@ impl Scoped<'_> {
     }
 }
 
-fn seal(keys: &SecretBox, source_id: &str, secret: &WebhookSecret) -> Result<String, StoreError> {
+/// Encrypt a source's secret, bound to the source and to its use (`signing` or `callback`).
+fn seal(
+    keys: &SecretBox,
+    source_id: &str,
+    purpose: &str,
+    secret: &WebhookSecret,
+) -> Result<String, StoreError> {
     keys.encrypt(
         secrecy::ExposeSecret::expose_secret(&secret.expose_whsec()).as_bytes(),
-        &aad(source_id, "signing"),
+        &aad(source_id, purpose),
     )
     .map_err(corrupt)
 }
