@@ -85,6 +85,55 @@ impl World {
         v["id"].as_str().unwrap().to_string()
     }
 
+    /// A bill whose payment reference (BT-83) differs from its number.
+    async fn bill_ref(
+        &self,
+        number: &str,
+        reference: &str,
+        who: (&str, &str, &str),
+        amount: &str,
+    ) -> String {
+        let body = json!({
+            "external_id": format!("ERP-{number}"),
+            "number": number,
+            "type_code": "380",
+            "issue_date": "2026-11-02",
+            "due_date": "2026-12-02",
+            "currency": "EUR",
+            "payable_amount": amount,
+            "tax_inclusive_amount": amount,
+            "seller": { "name": who.0, "vat_id": who.1, "country": &who.1[..2] },
+            "payment": { "means_code": "58", "iban": who.2 },
+            "payment_reference": reference,
+        });
+        let r = self
+            .app
+            .send(
+                &self.source,
+                &self.secret,
+                &format!("msg_{}", uuid::Uuid::new_v4().simple()),
+                "application/json",
+                body.to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+        let v: Value = r.json().await.unwrap();
+        v["id"].as_str().unwrap().to_string()
+    }
+
+    async fn set_policy(&self, body: Value) {
+        let r = self
+            .app
+            .client
+            .put(self.app.url("/v1/settings/payments"))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap_or_default());
+    }
+
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
         let r = self
             .app
@@ -660,5 +709,255 @@ async fn excluding_a_payee_verifies_the_rest_again_and_pays_only_them() {
         let log = w.sb.transfer_log();
         assert_eq!(log.len(), 1, "{log:?}");
         assert_eq!(log[0].reference, "X-1");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grouping_pays_a_suppliers_bills_by_one_transfer_and_never_merges_rf_references() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        w.set_policy(json!({ "group_by_supplier": true })).await;
+        let a1 = w.bill("G-1", ACME, "100.00").await;
+        let a2 = w.bill("G-2", ACME, "250.50").await;
+        let rf = w.bill_ref("G-3", "RF18539007547034", ACME, "40.00").await;
+        let m1 = w.bill("G-4", MULLER, "10.00").await;
+        let bills = [&a1, &a2, &rf, &m1];
+        let (status, run) = w
+            .post("/v1/payment-runs", json!({ "bill_ids": bills }))
+            .await;
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().unwrap().to_string();
+        let preview = w.run_status_is(&id, "awaiting_confirmation").await;
+        assert_eq!(preview["summary"]["bill_count"], 4);
+        assert_eq!(preview["summary"]["qonto_transfers"], 3, "{preview:#}");
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        let submitted = w.run_status_is(&id, "submitted").await;
+
+        // Qonto's own log: ACME's two plain invoices in one transfer, the RF one alone.
+        let log = w.sb.transfer_log();
+        assert_eq!(log.len(), 3, "{log:?}");
+        let grouped = log
+            .iter()
+            .find(|e| e.reference.contains("G-1"))
+            .expect("ACME's grouped transfer");
+        assert!(
+            grouped.reference == "G-1, G-2" || grouped.reference == "G-2, G-1",
+            "{}",
+            grouped.reference
+        );
+        assert_eq!(grouped.amount_cents, 35_050);
+        assert_eq!(grouped.beneficiary_iban, ACME.2);
+        let alone = log
+            .iter()
+            .find(|e| e.reference == "RF18539007547034")
+            .expect("the RF reference travels untouched");
+        assert_eq!(alone.amount_cents, 4_000);
+        assert!(log
+            .iter()
+            .any(|e| e.reference == "G-4" && e.amount_cents == 1_000));
+
+        // Our rows: one per bill, the grouped two share the group and the Qonto transfer.
+        let transfers = submitted["transfers"].as_array().unwrap();
+        assert_eq!(transfers.len(), 4);
+        let row = |bill: &str| {
+            transfers
+                .iter()
+                .find(|t| t["bill_id"] == bill)
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(row(&a1)["group_id"], row(&a2)["group_id"]);
+        assert!(row(&a1)["group_id"].is_string());
+        assert_eq!(row(&a1)["qonto_transfer_id"], grouped.transfer_id.as_str());
+        assert_eq!(row(&a2)["qonto_transfer_id"], grouped.transfer_id.as_str());
+        assert!(row(&rf)["group_id"].is_null());
+        assert_eq!(
+            row(&a1)["reference"],
+            "G-1",
+            "each bill keeps its own reference"
+        );
+
+        w.settle().await;
+        w.run_status_is(&id, "completed").await;
+        for b in bills {
+            assert_eq!(w.bill_status(b).await, "paid");
+        }
+        assert_eq!(w.sb.transfer_log().len(), 3, "nothing paid twice");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn policy_creates_missing_beneficiaries_and_falls_back_when_qonto_refuses() {
+    for db in databases().await {
+        let w = world(&db, SandboxConfig::default()).await;
+        w.set_policy(json!({ "create_beneficiaries": true })).await;
+        let newcomer = (
+            "Dupont Fournitures SARL",
+            "FR40303265045",
+            "FR7630001007941234567890185",
+        );
+        assert!(
+            !w.sb.beneficiaries().iter().any(|b| b.iban == newcomer.2),
+            "a new payee"
+        );
+        let a = w.bill("N-1", newcomer, "310.00").await;
+        let (_, run) = w
+            .post(
+                "/v1/payment-runs",
+                json!({ "bill_ids": [a], "sca_method": "mock" }),
+            )
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        let preview = w.run_status_is(&id, "awaiting_confirmation").await;
+        assert_eq!(preview["summary"]["beneficiaries_to_create"], 1);
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        // Created by API before the transfer: untrusted, so the payment still needs SCA.
+        let waiting = w.run_status_is(&id, "awaiting_sca").await;
+        let created: Vec<_> =
+            w.sb.beneficiaries()
+                .into_iter()
+                .filter(|b| b.iban == newcomer.2)
+                .collect();
+        assert_eq!(created.len(), 1, "{created:?}");
+        assert!(!created[0].trusted);
+        assert!(w.sb.transfer_log().is_empty());
+        assert_eq!(
+            waiting["transfers"][0]["beneficiary_id"],
+            created[0].id.as_str()
+        );
+        w.post(&format!("/v1/payment-runs/{id}/sca/allow"), json!({}))
+            .await;
+        w.run_status_is(&id, "submitted").await;
+        let log = w.sb.transfer_log();
+        assert_eq!(log.len(), 1);
+        assert_eq!(
+            log[0].beneficiary_id, created[0].id,
+            "paid by beneficiary_id"
+        );
+        let audit = w.get(&format!("/v1/audit?run_id={id}&limit=500")).await;
+        assert!(
+            audit.to_string().contains("beneficiary.created"),
+            "{audit:#}"
+        );
+        assert!(
+            !audit.to_string().contains(newcomer.2),
+            "no full IBAN in the audit log"
+        );
+
+        // Where Qonto asks for SCA to create a beneficiary, the payee goes inline as before.
+        let mut q = w.sb.quirks();
+        q.beneficiary_create_requires_sca = true;
+        w.sb.set_quirks(q);
+        let new_payee = (
+            "Zeta Supplies SARL",
+            "FR44987654321",
+            "FR1420041010050500013M02606",
+        );
+        let z = w.bill("N-2", new_payee, "12.00").await;
+        let (_, run) = w
+            .post(
+                "/v1/payment-runs",
+                json!({ "bill_ids": [z], "sca_method": "mock" }),
+            )
+            .await;
+        let id = run["id"].as_str().unwrap().to_string();
+        w.run_status_is(&id, "awaiting_confirmation").await;
+        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        w.run_status_is(&id, "awaiting_sca").await;
+        w.post(&format!("/v1/payment-runs/{id}/sca/allow"), json!({}))
+            .await;
+        w.run_status_is(&id, "submitted").await;
+        let audit = w.get(&format!("/v1/audit?run_id={id}&limit=500")).await;
+        assert!(
+            audit.to_string().contains("beneficiary.create_failed"),
+            "{audit:#}"
+        );
+        w.settle().await;
+        w.run_status_is(&id, "completed").await;
+        assert_eq!(w.bill_status(&z).await, "paid");
+        assert_eq!(
+            w.sb.transfer_log()
+                .iter()
+                .filter(|e| e.beneficiary_iban == new_payee.2)
+                .count(),
+            1
+        );
+    }
+}
+
+/// Grouping holds in the other two ways of paying: single transfers (Solo Basic, learned from
+/// Qonto's 403 on the bulk) and approval requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn grouped_bills_stay_one_transfer_as_single_transfers_and_in_approval_requests() {
+    for db in databases().await {
+        for mode in ["solo_basic", "request"] {
+            let config = SandboxConfig {
+                plan: if mode == "solo_basic" {
+                    Plan::SoloBasic
+                } else {
+                    Plan::Business
+                },
+                ..Default::default()
+            };
+            let w = world(&db, config).await;
+            w.set_policy(json!({
+                "group_by_supplier": true,
+                "approval_requests": mode == "request",
+            }))
+            .await;
+            let a1 = w.bill("H-1", ACME, "10.00").await;
+            let a2 = w.bill("H-2", ACME, "20.00").await;
+            let v1 = w.bill("H-3", VANDIJK, "30.00").await;
+            let (_, run) = w
+                .post("/v1/payment-runs", json!({ "bill_ids": [a1, a2, v1] }))
+                .await;
+            let id = run["id"].as_str().unwrap().to_string();
+            w.run_status_is(&id, "awaiting_confirmation").await;
+            w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+                .await;
+            if mode == "request" {
+                let v = w
+                    .run_until(&id, "the request sent", |v| {
+                        v["chunks"][0]["status"] == "submitted"
+                    })
+                    .await;
+                let request_id = v["chunks"][0]["qonto_bulk_id"]
+                    .as_str()
+                    .and_then(|s| s.strip_prefix("request:"))
+                    .unwrap()
+                    .to_string();
+                w.sb.decide_request(&request_id, true).unwrap();
+                if let Some(e) = &w.app.engine {
+                    e.nudge_follow_up();
+                }
+            }
+            w.run_until(&id, "every bill linked to its Qonto transfer", |v| {
+                v["transfers"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|t| t["qonto_transfer_id"].is_string())
+            })
+            .await;
+            w.settle().await;
+            w.run_status_is(&id, "completed").await;
+            for b in [&a1, &a2, &v1] {
+                assert_eq!(w.bill_status(b).await, "paid", "{mode}");
+            }
+            let log = w.sb.transfer_log();
+            assert_eq!(log.len(), 2, "{mode}: {log:?}");
+            let expect = if mode == "request" {
+                "request"
+            } else {
+                "single"
+            };
+            assert!(log.iter().all(|e| e.origin == expect), "{mode}: {log:?}");
+            let acme = log.iter().find(|e| e.beneficiary_iban == ACME.2).unwrap();
+            assert_eq!(acme.amount_cents, 3_000, "{mode}");
+            assert!(acme.reference.contains("H-1") && acme.reference.contains("H-2"));
+        }
     }
 }

@@ -7,6 +7,7 @@ mod m20261127_000001_initial;
 mod m20261127_000002_payments;
 mod m20261127_000003_webhooks;
 mod m20261127_000004_qonto_connections;
+mod m20261207_000005_transfer_groups;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000002_payments::Migration),
             Box::new(m20261127_000003_webhooks::Migration),
             Box::new(m20261127_000004_qonto_connections::Migration),
+            Box::new(m20261207_000005_transfer_groups::Migration),
         ]
     }
 }

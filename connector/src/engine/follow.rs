@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
+use super::group::units;
 use super::plan::{emit, move_bill};
 use super::submit::{
     apply_bulk_results, chunk_transfers, mark_created, our_status, refresh_run, request_note,
@@ -30,14 +31,28 @@ pub(crate) async fn apply_transfer_status<C: ConnectionTrait>(
     let Some(next) = our_status(q.status) else {
         return Ok(None);
     };
-    let Some(t) = transfer::Entity::find()
+    // One row per bill: several when the supplier's bills were paid by one transfer.
+    let rows = transfer::Entity::find()
         .filter(transfer::Column::OrgId.eq(org.to_string()))
         .filter(transfer::Column::QontoTransferId.eq(q.id.clone()))
-        .one(conn)
-        .await?
-    else {
-        return Ok(None);
-    };
+        .all(conn)
+        .await?;
+    let mut changed = None;
+    for t in rows {
+        if let Some(run) = apply_to_row(conn, org, q, t, next).await? {
+            changed = Some(run);
+        }
+    }
+    Ok(changed)
+}
+
+async fn apply_to_row<C: ConnectionTrait>(
+    conn: &C,
+    org: &OrgId,
+    q: &SepaTransfer,
+    t: transfer::Model,
+    next: &'static str,
+) -> Result<Option<String>, EngineError> {
     if t.status == next || transfer_status::FINAL.contains(&t.status.as_str()) {
         return Ok(None);
     }
@@ -192,9 +207,12 @@ impl Engine {
                         .filter(|q| q.note.as_deref() == Some(note.as_str()))
                         .collect();
                     let w = store.begin_write().await?;
-                    for t in &planned {
+                    // One Qonto transfer per unit (a bill, or a supplier's grouped bills).
+                    for u in units(&planned) {
+                        let reference = u.reference();
+                        let cents = u.amount_cents();
                         let pos = made.iter().position(|q| {
-                            q.reference.as_deref() == Some(t.reference.as_str())
+                            q.reference.as_deref() == Some(reference.as_str())
                                 && q.amount_cents.or_else(|| {
                                     q.amount_eur().map(|a| {
                                         (a * rust_decimal::Decimal::from(100))
@@ -202,11 +220,13 @@ impl Engine {
                                             .try_into()
                                             .unwrap_or(i64::MIN)
                                     })
-                                }) == Some(t.amount_cents)
+                                }) == Some(cents)
                         });
                         if let Some(pos) = pos {
                             let q = made.swap_remove(pos);
-                            mark_created(&w.txn, org, t, &q.id).await?;
+                            for t in &u.members {
+                                mark_created(&w.txn, org, t, &q.id).await?;
+                            }
                             apply_transfer_status(&w.txn, org, &q).await?;
                         }
                     }
@@ -266,10 +286,13 @@ impl Engine {
             .filter(transfer::Column::QontoTransferId.is_not_null())
             .all(store.connection())
             .await?;
-        let ids: Vec<String> = live
+        let mut ids: Vec<String> = live
             .iter()
             .filter_map(|t| t.qonto_transfer_id.clone())
             .collect();
+        // Grouped bills share their Qonto transfer: ask for it once.
+        ids.sort();
+        ids.dedup();
         let mut runs: Vec<String> = Vec::new();
         for group in ids.chunks(MAX_IDS_PER_LIST) {
             let found = client.list_transfers_by_ids(group).await?;

@@ -17,6 +17,7 @@
 //! once. The database refuses a second live transfer for a bill (invariant 1).
 
 mod follow;
+mod group;
 mod plan;
 mod provider;
 pub mod qonto_webhook;

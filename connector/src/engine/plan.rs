@@ -432,6 +432,7 @@ impl Engine {
                 updated_at: Set(at),
                 submitted_at: Set(None),
                 settled_at: Set(None),
+                group_id: Set(None),
             }
             .insert(&w.txn)
             .await;
@@ -559,25 +560,53 @@ impl Engine {
         }
         let mut transfers = keep;
 
+        // Per-supplier grouping (organization option; never for autopay, which pays each
+        // bill on its own due date).
+        if policy.group_by_supplier && run.kind != "autopay" {
+            super::group::group_by_supplier(&mut transfers, ATTACHMENT_THRESHOLD_EUR * 100);
+        } else {
+            for t in transfers.iter_mut() {
+                t.group_id = None;
+            }
+        }
+
         // Chunks: single transfers when the plan forbids bulk or for autopay; else trusted
-        // beneficiaries apart (no SCA), then the others, ≤ chunk_size each.
+        // beneficiaries apart (no SCA), then the others, ≤ chunk_size Qonto transfers each
+        // (a group of bills is one transfer and never spans two chunks).
         let request = policy.approval_requests && run.kind != "autopay";
         let single = !request && (policy.plan_forbids_bulk || run.kind == "autopay");
-        transfers.sort_by(|a, b| b.trusted.cmp(&a.trusted).then(a.id.cmp(&b.id)));
+        transfers.sort_by(|a, b| {
+            b.trusted
+                .cmp(&a.trusted)
+                .then_with(|| super::group::unit_id(a).cmp(super::group::unit_id(b)))
+                .then(a.id.cmp(&b.id))
+        });
         let mut groups: Vec<(bool, Vec<usize>)> = Vec::new();
-        for (i, t) in transfers.iter().enumerate() {
-            let fits = groups.last().is_some_and(|(trusted, members)| {
+        let mut units_in_last = 0usize;
+        let mut i = 0;
+        while i < transfers.len() {
+            // The rows of one unit are adjacent (sorted by unit id above).
+            let unit = super::group::unit_id(&transfers[i]).to_string();
+            let end = (i..transfers.len())
+                .find(|j| super::group::unit_id(&transfers[*j]) != unit)
+                .unwrap_or(transfers.len());
+            let t = &transfers[i];
+            let trusted_unit = t.trusted && t.beneficiary_id.is_some();
+            let fits = groups.last().is_some_and(|(trusted, _)| {
                 !single
-                    && (request || *trusted == (t.trusted && t.beneficiary_id.is_some()))
-                    && members.len() < self.settings().chunk_size
+                    && (request || *trusted == trusted_unit)
+                    && units_in_last < self.settings().chunk_size
             });
             if fits {
                 if let Some((_, members)) = groups.last_mut() {
-                    members.push(i);
+                    members.extend(i..end);
                 }
+                units_in_last += 1;
             } else {
-                groups.push((t.trusted && t.beneficiary_id.is_some(), vec![i]));
+                groups.push((trusted_unit, (i..end).collect()));
+                units_in_last = 1;
             }
+            i = end;
         }
 
         // Verification of Payee per chunk (the token covers exactly the chunk's IBANs).
@@ -651,18 +680,31 @@ impl Engine {
                 message: format!("could not read the balance: {e}"),
             }),
         }
+        let qonto_transfers = super::group::units(&transfers).len();
         if let Some(quota) = policy.included_transfers_per_month {
             let used = self.transfers_this_month(&org).await?;
-            if used + transfers.len() as u64 > u64::from(quota) {
+            if used + qonto_transfers as u64 > u64::from(quota) {
                 warnings.push(RunWarning {
                     code: "quota_exceeded".into(),
                     message: format!(
-                        "{used} transfers this month plus {} in this run exceed the {quota} included in the plan; Qonto charges the extra ones",
-                        transfers.len()
+                        "{used} transfers this month plus {qonto_transfers} in this run exceed the {quota} included in the plan; Qonto charges the extra ones"
                     ),
                 });
             }
         }
+        // Payees without a Qonto beneficiary that the policy creates at submission.
+        let beneficiaries_to_create = if policy.create_beneficiaries && !request {
+            let mut ibans: Vec<&str> = transfers
+                .iter()
+                .filter(|t| t.beneficiary_id.is_none())
+                .map(|t| t.iban.as_str())
+                .collect();
+            ibans.sort_unstable();
+            ibans.dedup();
+            ibans.len()
+        } else {
+            0
+        };
         if policy.plan_forbids_bulk {
             warnings.push(RunWarning {
                 code: "single_transfers".into(),
@@ -717,6 +759,7 @@ impl Engine {
                 am.vop_result = Set(t.vop_result.clone());
                 am.vop_matched_name = Set(t.vop_matched_name.clone());
                 am.vop_decision = Set(t.vop_decision.clone());
+                am.group_id = Set(t.group_id.clone());
                 am.updated_at = Set(at);
                 am.update(&w.txn).await?;
             }
@@ -757,7 +800,8 @@ impl Engine {
                 reason: reason.to_string(),
             });
         }
-        let summary = summarize(&transfers, single, groups.len(), removed_view, warnings);
+        let mut summary = summarize(&transfers, single, groups.len(), removed_view, warnings);
+        summary.beneficiaries_to_create = beneficiaries_to_create;
         let needs_review = summary.needing_review;
         let total_cents: i64 = transfers.iter().map(|t| t.amount_cents).sum();
         let mut am: payment_run::ActiveModel = current.into();
@@ -848,11 +892,19 @@ impl Engine {
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .map(|d| d.and_utc())
             .unwrap_or(now);
-        Ok(transfer::Entity::find()
+        // Bills paid together by one transfer count once.
+        let rows: Vec<(String, Option<String>)> = transfer::Entity::find()
+            .select_only()
+            .column(transfer::Column::Id)
+            .column(transfer::Column::GroupId)
             .filter(transfer::Column::OrgId.eq(org.to_string()))
             .filter(transfer::Column::SubmittedAt.gte(start))
-            .count(self.store().connection())
-            .await?)
+            .into_tuple()
+            .all(self.store().connection())
+            .await?;
+        let units: std::collections::HashSet<String> =
+            rows.into_iter().map(|(id, g)| g.unwrap_or(id)).collect();
+        Ok(units.len() as u64)
     }
 
     /// Refresh the beneficiary cache for these IBANs from Qonto and return the matches.
@@ -871,6 +923,15 @@ impl Engine {
                 ..Default::default()
             })
             .await?;
+        self.cache_beneficiaries(org, found).await
+    }
+
+    /// Keep these Qonto beneficiaries in the organization's cache; returns them as cached.
+    pub(crate) async fn cache_beneficiaries(
+        &self,
+        org: &OrgId,
+        found: Vec<crate::qonto::Beneficiary>,
+    ) -> Result<Vec<beneficiary::Model>, EngineError> {
         let at = stamp();
         let w = self.store().begin_write().await?;
         let mut out = Vec::with_capacity(found.len());
@@ -1322,6 +1383,8 @@ fn summarize(
         removed,
         warnings,
         chunks,
+        qonto_transfers: super::group::units(transfers).len(),
+        beneficiaries_to_create: 0,
     }
 }
 

@@ -12,16 +12,17 @@ use sea_orm::{
 use sha2::Digest;
 use tracing::Instrument;
 
+use super::group::{unit_id, units};
 use super::plan::{amount_of, emit, end_transfers, move_bill, vop_name, MATCH};
 use super::{kinds, sca_method_str, Engine, EngineError, Next};
 use crate::events::EventType;
 use crate::ids::{ChunkId, OrgId, TransferId};
 use crate::qonto::{
-    Amount, AttachmentUpload, BulkResultStatus, BulkTransfer, BulkTransferItem, CreateBulkTransfer,
-    CreateMultiTransferRequest, CreateTransfer, IdempotencyKey, MultiTransferRequest,
-    MultiTransferRequestData, NewBeneficiary, NewTransfer, Payee, Prepared, QontoApi, QontoError,
-    RequestTransferItem, ScaOptions, ScaResult, ScaSessionToken, SepaTransfer, TransferStatus,
-    ATTACHMENT_THRESHOLD_EUR,
+    Amount, AttachmentUpload, BulkResultStatus, BulkTransfer, BulkTransferItem, CreateBeneficiary,
+    CreateBulkTransfer, CreateMultiTransferRequest, CreateTransfer, IdempotencyKey,
+    MultiTransferRequest, MultiTransferRequestData, NewBeneficiary, NewTransfer, Payee, Prepared,
+    QontoApi, QontoError, RequestTransferItem, ScaOptions, ScaResult, ScaSessionToken,
+    SepaTransfer, TransferStatus, ATTACHMENT_THRESHOLD_EUR,
 };
 use crate::store::audit::{append, AuditEntry};
 use crate::store::bills::status as bill_status;
@@ -50,14 +51,19 @@ fn corrupt(e: impl std::fmt::Display) -> EngineError {
     EngineError::Store(StoreError::Corrupt(e.to_string()))
 }
 
+/// The `client_transfer_id` of the Qonto transfer a row belongs to (its group's, when the
+/// bill is paid together with others).
 fn client_id(t: &transfer::Model) -> String {
-    t.id.parse::<TransferId>()
+    let id = unit_id(t);
+    id.parse::<TransferId>()
         .map(|id| id.uuid())
-        .unwrap_or_else(|_| t.id.clone())
+        .unwrap_or_else(|_| id.to_string())
 }
 
+/// The note of the Qonto transfer a row belongs to: how an unanswered single transfer is
+/// found again.
 fn note_for(t: &transfer::Model) -> String {
-    format!("billbridge {}", t.id)
+    format!("billbridge {}", unit_id(t))
 }
 
 pub(crate) async fn chunk_transfers<C: ConnectionTrait>(
@@ -209,6 +215,13 @@ impl Engine {
             .into_iter()
             .map(|b| (b.id.clone(), b))
             .collect();
+        // Approval requests carry IBAN and name only; the other modes can pay by id.
+        if chunk.mode != chunk_mode::REQUEST
+            && store.payment_policy(org).await?.create_beneficiaries
+        {
+            self.create_missing_beneficiaries(org, &run.id, client, &mut transfers, &bills)
+                .await?;
+        }
         let payee = |t: &transfer::Model| match &t.beneficiary_id {
             Some(id) => Payee::BeneficiaryId(id.clone()),
             None => Payee::Inline(NewBeneficiary {
@@ -219,17 +232,20 @@ impl Engine {
                 activity_tag: None,
             }),
         };
+        // One Qonto transfer per unit: a bill, or the bills of one supplier grouped together.
+        let units = units(&transfers);
         let body: String = if chunk.mode == chunk_mode::REQUEST {
-            let items = transfers
+            let items = units
                 .iter()
-                .map(|t| {
+                .map(|u| {
+                    let t = u.lead();
                     let mut item = RequestTransferItem::eur(
-                        Amount::new(amount_of(t))?,
+                        Amount::new(u.amount())?,
                         t.iban.clone(),
                         vop_name(&t.creditor_name),
-                        t.reference.clone(),
+                        u.reference(),
                     );
-                    item.attachment_ids = t.attachment_id.iter().cloned().collect();
+                    item.attachment_ids = u.attachment_ids();
                     Ok(item)
                 })
                 .collect::<Result<Vec<_>, QontoError>>()?;
@@ -243,32 +259,40 @@ impl Engine {
             };
             String::from_utf8(Prepared::new(&req)?.as_bytes().to_vec()).map_err(corrupt)?
         } else if chunk.mode == chunk_mode::SINGLE {
-            let t = &transfers[0];
+            // A single chunk holds one unit (the planner and the Solo Basic fallback make it so).
+            let Some(u) = units.first() else {
+                return Err(corrupt(format!(
+                    "single chunk {} without a transfer",
+                    chunk.id
+                )));
+            };
+            let t = u.lead();
             let req = CreateTransfer {
                 vop_proof_token: token.clone(),
                 transfer: NewTransfer {
                     payee: payee(t),
                     bank_account_id: account.to_string(),
-                    reference: t.reference.clone(),
-                    amount: Amount::new(amount_of(t))?,
+                    reference: u.reference(),
+                    amount: Amount::new(u.amount())?,
                     note: Some(note_for(t)),
-                    attachment_ids: t.attachment_id.iter().cloned().collect(),
+                    attachment_ids: u.attachment_ids(),
                     scheduled_date: t.scheduled_date,
                 },
             };
             String::from_utf8(Prepared::new(&req)?.as_bytes().to_vec()).map_err(corrupt)?
         } else {
-            let items = transfers
+            let items = units
                 .iter()
-                .map(|t| {
+                .map(|u| {
+                    let t = u.lead();
                     Ok(BulkTransferItem {
                         client_transfer_id: client_id(t),
                         payee: payee(t),
-                        reference: t.reference.clone(),
-                        amount: Amount::new(amount_of(t))?,
+                        reference: u.reference(),
+                        amount: Amount::new(u.amount())?,
                         scheduled_date: t.scheduled_date,
                         note: Some(note_for(t)),
-                        attachment_ids: t.attachment_id.iter().cloned().collect(),
+                        attachment_ids: u.attachment_ids(),
                     })
                 })
                 .collect::<Result<Vec<_>, QontoError>>()?;
@@ -318,6 +342,113 @@ impl Engine {
             ),
         )
         .await?;
+        w.commit().await?;
+        Ok(())
+    }
+
+    /// The organization's policy `create_beneficiaries`: give each payee of the chunk that has
+    /// no Qonto beneficiary one (`POST /v2/sepa/beneficiaries`, untrusted), so the transfer
+    /// goes by `beneficiary_id` and the supplier shows in Qonto, where an admin can trust it for
+    /// the next runs. The key is derived from the organization and the IBAN, so a retry after a
+    /// crash gets the same beneficiary; the cache is refreshed first, so a beneficiary created
+    /// by an earlier try whose key has expired is found rather than made twice. When Qonto
+    /// refuses (it may ask for SCA to create one), the payee goes as inline data as without
+    /// the policy, and the audit log says why.
+    async fn create_missing_beneficiaries(
+        &self,
+        org: &OrgId,
+        run_id: &str,
+        client: &dyn QontoApi,
+        transfers: &mut [transfer::Model],
+        bills: &HashMap<String, bill::Model>,
+    ) -> Result<(), EngineError> {
+        let mut missing: Vec<(String, String, Option<String>)> = Vec::new();
+        for t in transfers.iter().filter(|t| t.beneficiary_id.is_none()) {
+            if !missing.iter().any(|(iban, _, _)| *iban == t.iban) {
+                let bic = bills.get(&t.bill_id).and_then(|b| b.bic.clone());
+                missing.push((t.iban.clone(), vop_name(&t.creditor_name), bic));
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let ibans: Vec<String> = missing.iter().map(|(i, _, _)| i.clone()).collect();
+        let known = self.refresh_beneficiaries(org, client, &ibans).await?;
+        let mut made: Vec<(String, String, bool)> = Vec::new();
+        for (iban, name, bic) in missing {
+            if let Some(b) = super::plan::best_beneficiary(&known, &iban) {
+                made.push((iban, b.id.clone(), false));
+                continue;
+            }
+            let body = Prepared::new(&CreateBeneficiary {
+                beneficiary: NewBeneficiary {
+                    name,
+                    iban: iban.clone(),
+                    bic,
+                    email: None,
+                    activity_tag: None,
+                },
+            })?;
+            let key = derived_key(&format!("beneficiary:{org}:{iban}"));
+            match client
+                .create_beneficiary(&body, &key, &ScaOptions::first_attempt())
+                .await
+            {
+                Ok(b) => {
+                    let id = b.id.clone();
+                    self.cache_beneficiaries(org, vec![b]).await?;
+                    made.push((iban, id, true));
+                }
+                Err(e) if e.is_transient() => return Err(e.into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, iban = %crate::qonto::mask_iban(&iban), "could not create the Qonto beneficiary; paying with inline beneficiary data");
+                    append(
+                        self.store().connection(),
+                        AuditEntry {
+                            org_id: Some(org.clone()),
+                            actor: "engine".into(),
+                            action: "beneficiary.create_failed".into(),
+                            run_id: Some(run_id.to_string()),
+                            details: serde_json::json!({
+                                "iban": crate::qonto::mask_iban(&iban),
+                                "error": failure_code(&e),
+                                "detail": e.to_string(),
+                            }),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                }
+            }
+        }
+        let w = self.store().begin_write().await?;
+        let at = stamp();
+        for (iban, id, created) in &made {
+            for t in transfers.iter_mut().filter(|t| t.iban == *iban) {
+                let mut am: transfer::ActiveModel = t.clone().into();
+                am.beneficiary_id = Set(Some(id.clone()));
+                am.updated_at = Set(at);
+                am.update(&w.txn).await?;
+                t.beneficiary_id = Some(id.clone());
+            }
+            if *created {
+                append(
+                    &w.txn,
+                    AuditEntry {
+                        org_id: Some(org.clone()),
+                        actor: "engine".into(),
+                        action: "beneficiary.created".into(),
+                        run_id: Some(run_id.to_string()),
+                        details: serde_json::json!({
+                            "beneficiary_id": id,
+                            "iban": crate::qonto::mask_iban(iban),
+                        }),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            }
+        }
         w.commit().await?;
         Ok(())
     }
@@ -614,10 +745,13 @@ impl Engine {
         match sent {
             Sent::Bulk(b) => apply_bulk_results(&w.txn, org, &chunk.id, &b).await?,
             Sent::Single(t) => {
+                // Every row of the chunk's one unit (several bills when grouped).
                 let transfers =
                     chunk_transfers(&w.txn, &chunk.id, &[transfer_status::PLANNED]).await?;
-                if let Some(ours) = transfers.first() {
+                for ours in &transfers {
                     mark_created(&w.txn, org, ours, &t.id).await?;
+                }
+                if !transfers.is_empty() {
                     super::follow::apply_transfer_status(&w.txn, org, &t).await?;
                 }
             }
@@ -679,7 +813,7 @@ impl Engine {
                 "bill_ids": transfers.iter().map(|t| t.bill_id.clone()).collect::<Vec<_>>(),
                 "total_amount": total.to_string(),
                 "chunk_id": chunk.id,
-                "transfers": transfers.len(),
+                "transfers": units(&transfers).len(),
                 "currency": "EUR",
                 "sca_method": method,
                 "expires_at": expires,
@@ -927,8 +1061,10 @@ impl Engine {
         am.updated_at = Set(stamp());
         am.update(&w.txn).await?;
         let at = stamp();
-        for (i, t) in transfers.iter().enumerate() {
+        // One chunk per unit: a bill, or the bills of a supplier paid together.
+        for (i, u) in units(&transfers).iter().enumerate() {
             let id = ChunkId::new().to_string();
+            let t = u.lead();
             super::plan::new_chunk(
                 &id,
                 org,
@@ -941,10 +1077,12 @@ impl Engine {
             )
             .insert(&w.txn)
             .await?;
-            let mut tm: transfer::ActiveModel = t.clone().into();
-            tm.chunk_id = Set(Some(id));
-            tm.updated_at = Set(at);
-            tm.update(&w.txn).await?;
+            for t in &u.members {
+                let mut tm: transfer::ActiveModel = (*t).clone().into();
+                tm.chunk_id = Set(Some(id.clone()));
+                tm.updated_at = Set(at);
+                tm.update(&w.txn).await?;
+            }
         }
         if let Some(run) = payment_run::Entity::find_by_id(chunk.run_id.clone())
             .one(&w.txn)
@@ -1090,14 +1228,21 @@ pub(crate) async fn apply_bulk_results<C: ConnectionTrait>(
     bulk: &BulkTransfer,
 ) -> Result<(), EngineError> {
     let transfers = chunk_transfers(conn, chunk_id, &[transfer_status::PLANNED]).await?;
-    let by_client: HashMap<String, &transfer::Model> =
-        transfers.iter().map(|t| (client_id(t), t)).collect();
+    // A result is one Qonto transfer: one bill, or the bills of one group.
+    let mut by_client: HashMap<String, Vec<transfer::Model>> = HashMap::new();
+    for t in &transfers {
+        by_client.entry(client_id(t)).or_default().push(t.clone());
+    }
     for r in &bulk.results {
-        let Some(t) = by_client.get(&r.client_transfer_id) else {
+        let Some(members) = by_client.get(&r.client_transfer_id) else {
             continue;
         };
         match (r.status, &r.transfer_id) {
-            (BulkResultStatus::Completed, Some(qid)) => mark_created(conn, org, t, qid).await?,
+            (BulkResultStatus::Completed, Some(qid)) => {
+                for t in members {
+                    mark_created(conn, org, t, qid).await?;
+                }
+            }
             (BulkResultStatus::Failed, _) => {
                 let reason = r
                     .errors
@@ -1118,7 +1263,7 @@ pub(crate) async fn apply_bulk_results<C: ConnectionTrait>(
                 end_transfers(
                     conn,
                     org,
-                    std::slice::from_ref(*t),
+                    members,
                     transfer_status::FAILED,
                     &reason,
                     bill_status::READY,

@@ -196,6 +196,11 @@ pub struct PolicyUpdate {
     /// Send runs as approval requests an owner or admin approves in Qonto.
     pub approval_requests: Option<bool>,
     pub included_transfers_per_month: Option<u32>,
+    /// Pay the bills of one supplier in a run by one transfer (never bills with an `RF`
+    /// creditor reference).
+    pub group_by_supplier: Option<bool>,
+    /// Create missing Qonto beneficiaries by API when a run is submitted.
+    pub create_beneficiaries: Option<bool>,
     /// The secret of the Qonto webhook subscription (`X-Qonto-Signature`); stored encrypted.
     pub qonto_webhook_secret: Option<String>,
 }
@@ -265,6 +270,12 @@ pub async fn put_policy(
             }
             if let Some(v) = u.included_transfers_per_month {
                 p.included_transfers_per_month = Some(v);
+            }
+            if let Some(v) = u.group_by_supplier {
+                p.group_by_supplier = v;
+            }
+            if let Some(v) = u.create_beneficiaries {
+                p.create_beneficiaries = v;
             }
             if let Some(s) = sealed {
                 p.qonto_webhook_secret_sealed = Some(s);

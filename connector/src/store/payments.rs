@@ -182,6 +182,10 @@ pub mod entities {
             pub updated_at: ChronoDateTimeUtc,
             pub submitted_at: Option<ChronoDateTimeUtc>,
             pub settled_at: Option<ChronoDateTimeUtc>,
+            /// Per-supplier grouping: the id of the first row of the Qonto transfer this bill
+            /// is paid by together with others (its `client_transfer_id`); `None` when the
+            /// bill is paid by a transfer of its own.
+            pub group_id: Option<String>,
         }
         no_relations!();
     }
@@ -233,6 +237,18 @@ pub struct PaymentPolicy {
     pub approval_requests: bool,
     /// Transfers included in the plan each month, to warn before a run exceeds it.
     pub included_transfers_per_month: Option<u32>,
+    /// Pay the bills of one supplier in a run by one transfer (same IBAN, payee name and
+    /// execution date; the invoice references joined, within Qonto's 99 characters; at most
+    /// 30,000 EUR so that no attachment is needed). A bill with a structured creditor reference
+    /// (ISO 11649 `RF…`) is always paid on its own: the supplier's bank matches it exactly.
+    /// Off by default: one transfer per bill.
+    pub group_by_supplier: bool,
+    /// Create the Qonto beneficiary (`POST /v2/sepa/beneficiaries`) of a supplier that has none
+    /// when a run is submitted, and pay it by `beneficiary_id`, so that it shows in Qonto and an
+    /// admin can trust it for later runs. Off by default: such payees go as inline beneficiary
+    /// data (Qonto creates an untrusted beneficiary on the way). Either way the first payment
+    /// needs SCA: beneficiaries created through the API are untrusted.
+    pub create_beneficiaries: bool,
     /// Qonto webhook subscription secret (`X-Qonto-Signature`), sealed at rest.
     #[schema(value_type = Option<String>)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -250,6 +266,8 @@ impl Default for PaymentPolicy {
             plan_forbids_bulk: false,
             approval_requests: false,
             included_transfers_per_month: None,
+            group_by_supplier: false,
+            create_beneficiaries: false,
             qonto_webhook_secret_sealed: None,
         }
     }
@@ -294,6 +312,14 @@ pub struct RunSummary {
     pub warnings: Vec<RunWarning>,
     /// Number of chunks (one Qonto bulk transfer each, ≤ 400 transfers).
     pub chunks: usize,
+    /// Qonto transfers the run makes: `bill_count`, or fewer when the organization groups the
+    /// bills of one supplier (`group_by_supplier`).
+    #[serde(default)]
+    pub qonto_transfers: usize,
+    /// Payees without a Qonto beneficiary that billbridge creates when the run is submitted
+    /// (`create_beneficiaries`).
+    #[serde(default)]
+    pub beneficiaries_to_create: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -379,6 +405,9 @@ pub struct TransferView {
     pub failure_reason: Option<String>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub settled_at: Option<DateTime<Utc>>,
+    /// Set when this bill is paid together with other bills of the same supplier by one Qonto
+    /// transfer (the organization's `group_by_supplier` option): the same value on each of them.
+    pub group_id: Option<String>,
 }
 
 pub(crate) fn cents_to_string(cents: i64) -> String {
@@ -430,6 +459,7 @@ pub(crate) fn transfer_view(m: &transfer::Model) -> TransferView {
         failure_reason: m.failure_reason.clone(),
         submitted_at: m.submitted_at,
         settled_at: m.settled_at,
+        group_id: m.group_id.clone(),
     }
 }
 
