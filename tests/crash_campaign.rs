@@ -7,7 +7,8 @@
 //! SIGKILLs the child at random moments (50–1500 ms after it became healthy, seeded RNG) and
 //! restarts it, at least [`KILLS`] times; every 5th kill the sandbox clock jumps 31 minutes, so
 //! idempotency keys of unanswered requests expire and billbridge has to look transfers up
-//! instead of resending. Then the child is left alone to finish, the clock settles everything,
+//! instead of resending. Odd waves run with the organization's `group_by_supplier` on (one
+//! transfer for a supplier's bills), even waves with it off. Then the child is left alone to finish, the clock settles everything,
 //! and the sandbox's own transfer log must show every bill paid exactly once; billbridge must
 //! agree (every bill `paid`, one settled transfer each, no run left open).
 //!
@@ -227,6 +228,19 @@ impl Api {
         Ok((status, r.json().await.unwrap_or(Value::Null)))
     }
 
+    async fn put(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+        let r = self
+            .http
+            .put(self.url(path))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = r.status().as_u16();
+        Ok((status, r.json().await.unwrap_or(Value::Null)))
+    }
+
     /// Every bill of the organization (id → status).
     async fn bills(&self) -> Result<BTreeMap<String, String>, String> {
         let mut out = BTreeMap::new();
@@ -323,6 +337,17 @@ async fn step(
     // Wave i starts after i/WAVES of the kills, so that runs are under way all along.
     let kills = stats.kills.load(Ordering::SeqCst);
     if *wave < WAVES && (draining || kills >= *wave * kills_wanted / WAVES) {
+        // Odd waves pay each supplier's bills by one transfer (the organization's
+        // `group_by_supplier`), even waves one transfer per bill: both paths get killed.
+        let (status, v) = api
+            .put(
+                "/v1/settings/payments",
+                &json!({ "group_by_supplier": *wave % 2 == 1 }),
+            )
+            .await?;
+        if status != 200 {
+            return Err(format!("set the policy: {status} {v}"));
+        }
         let (status, v) = api
             .post(
                 "/v1/payment-runs",
@@ -693,12 +718,21 @@ async fn sigkill_campaign_pays_every_bill_exactly_once() {
         }
     };
 
-    // The sandbox's own log: one transfer per bill, never two.
+    // The sandbox's own log: every bill in exactly one transfer, never two. A grouped transfer
+    // carries its bills' references joined by ", ".
     let log = sb.transfer_log();
     let mut per_reference: HashMap<&str, usize> = HashMap::new();
     for e in &log {
-        *per_reference.entry(e.reference.as_str()).or_default() += 1;
+        for number in e.reference.split(", ") {
+            *per_reference.entry(number).or_default() += 1;
+        }
     }
+    let grouped = log.iter().filter(|e| e.reference.contains(", ")).count();
+    assert!(
+        grouped > 0 && grouped < log.len(),
+        "both grouped and one-bill transfers were made: {grouped} of {} (seed {seed})",
+        log.len()
+    );
     let twice: Vec<_> = per_reference.iter().filter(|(_, n)| **n > 1).collect();
     assert!(
         twice.is_empty(),
@@ -713,9 +747,9 @@ async fn sigkill_campaign_pays_every_bill_exactly_once() {
         "bills never paid at Qonto: {missing:?} (seed {seed})"
     );
     assert_eq!(
-        log.len(),
+        per_reference.values().sum::<usize>(),
         BILLS,
-        "one Qonto transfer per bill (seed {seed})"
+        "each bill in one Qonto transfer (seed {seed})"
     );
     let ctids: HashSet<_> = log
         .iter()
@@ -735,7 +769,11 @@ async fn sigkill_campaign_pays_every_bill_exactly_once() {
     );
     let qonto_ids: HashMap<&str, &str> = log
         .iter()
-        .map(|e| (e.reference.as_str(), e.transfer_id.as_str()))
+        .flat_map(|e| {
+            e.reference
+                .split(", ")
+                .map(|number| (number, e.transfer_id.as_str()))
+        })
         .collect();
 
     // billbridge agrees: each bill paid, by one settled transfer, the one Qonto logged.

@@ -113,6 +113,18 @@ fn print_run(r: &RunView) {
         println!("  reason: {reason}");
     }
     let s = &r.summary;
+    if s.qonto_transfers > 0 && s.qonto_transfers != s.bill_count {
+        println!(
+            "  {} Qonto transfer(s): the bills of one supplier are paid together",
+            s.qonto_transfers
+        );
+    }
+    if s.beneficiaries_to_create > 0 {
+        println!(
+            "  {} new payee(s) become Qonto beneficiaries when the run is submitted",
+            s.beneficiaries_to_create
+        );
+    }
     println!(
         "  without SCA: {}, needing SCA: {}, payee checks to review: {}, chunks: {}",
         s.without_sca, s.needing_sca, s.needing_review, s.chunks
