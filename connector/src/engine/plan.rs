@@ -975,16 +975,26 @@ impl Engine {
     ) -> Result<Option<String>, EngineError> {
         // A single transfer needs a single proof token; a bulk's token must come from
         // `bulk_verify_payee` over exactly its IBANs, even for one item.
-        if single && members.len() == 1 {
-            let t = &mut transfers[members[0]];
+        // A single chunk is one transfer: one bill, or one supplier's grouped bills (one payee).
+        let one_payee = members.first().is_some_and(|first| {
+            let lead = &transfers[*first];
+            members.iter().all(|i| {
+                transfers[*i].iban == lead.iban && transfers[*i].creditor_name == lead.creditor_name
+            })
+        });
+        if single && one_payee {
+            let lead = &transfers[members[0]];
             let res = client
                 .verify_payee(&VerifyPayeeRequest {
-                    iban: t.iban.clone(),
-                    beneficiary_name: vop_name(&t.creditor_name),
+                    iban: lead.iban.clone(),
+                    beneficiary_name: vop_name(&lead.creditor_name),
                 })
                 .await?;
-            t.vop_result = Some(match_code(res.match_result).into());
-            t.vop_matched_name = res.matched_name;
+            for i in members {
+                let t = &mut transfers[*i];
+                t.vop_result = Some(match_code(res.match_result).into());
+                t.vop_matched_name = res.matched_name.clone();
+            }
             return Ok(Some(res.proof_token.0));
         }
         let req = BulkVerifyPayeeRequest {
