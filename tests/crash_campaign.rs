@@ -216,22 +216,22 @@ impl Api {
     }
 
     async fn post(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
-        let r = self
-            .http
-            .post(self.url(path))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = r.status().as_u16();
-        Ok((status, r.json().await.unwrap_or(Value::Null)))
+        self.send(reqwest::Method::POST, path, body).await
     }
 
     async fn put(&self, path: &str, body: &Value) -> Result<(u16, Value), String> {
+        self.send(reqwest::Method::PUT, path, body).await
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<(u16, Value), String> {
         let r = self
             .http
-            .put(self.url(path))
+            .request(method, self.url(path))
             .bearer_auth(&self.token)
             .json(body)
             .send()

@@ -56,36 +56,10 @@ const ALICE: (&str, &str, &str) = (
 
 impl World {
     async fn bill(&self, number: &str, who: (&str, &str, &str), amount: &str) -> String {
-        let body = json!({
-            "external_id": format!("ERP-{number}"),
-            "number": number,
-            "type_code": "380",
-            "issue_date": "2026-11-02",
-            "due_date": "2026-12-02",
-            "currency": "EUR",
-            "payable_amount": amount,
-            "tax_inclusive_amount": amount,
-            "seller": { "name": who.0, "vat_id": who.1, "country": &who.1[..2] },
-            "payment": { "means_code": "58", "iban": who.2 },
-            "payment_reference": number,
-        });
-        let r = self
-            .app
-            .send(
-                &self.source,
-                &self.secret,
-                &format!("msg_{}", uuid::Uuid::new_v4().simple()),
-                "application/json",
-                body.to_string().as_bytes(),
-            )
-            .await;
-        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
-        let v: Value = r.json().await.unwrap();
-        assert_eq!(v["status"], "ready", "{v}");
-        v["id"].as_str().unwrap().to_string()
+        self.bill_ref(number, number, who, amount).await
     }
 
-    /// A bill whose payment reference (BT-83) differs from its number.
+    /// A ready bill; its payment reference (BT-83) may differ from its number.
     async fn bill_ref(
         &self,
         number: &str,
@@ -118,6 +92,7 @@ impl World {
             .await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
         let v: Value = r.json().await.unwrap();
+        assert_eq!(v["status"], "ready", "{v}");
         v["id"].as_str().unwrap().to_string()
     }
 
@@ -174,6 +149,53 @@ impl World {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Create a run, wait for its preview, confirm it as previewed; its id.
+    async fn confirmed_run(&self, body: Value) -> String {
+        let (status, run) = self.post("/v1/payment-runs", body).await;
+        assert_eq!(status, 201, "{run}");
+        let id = run["id"].as_str().unwrap().to_string();
+        self.run_status_is(&id, "awaiting_confirmation").await;
+        let (status, v) = self
+            .post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+            .await;
+        assert_eq!(status, 200, "{v}");
+        id
+    }
+
+    /// The id of the run's approval request, once sent.
+    async fn sent_request(&self, run: &str) -> String {
+        let v = self
+            .run_until(run, "the request sent", |v| {
+                v["chunks"][0]["status"] == "submitted"
+            })
+            .await;
+        v["chunks"][0]["qonto_bulk_id"]
+            .as_str()
+            .and_then(|s| s.strip_prefix("request:"))
+            .unwrap()
+            .to_string()
+    }
+
+    /// An owner approves or declines the request in Qonto; billbridge looks at once.
+    fn decide_request(&self, request_id: &str, approve: bool) {
+        self.sb.decide_request(request_id, approve).unwrap();
+        if let Some(e) = &self.app.engine {
+            e.nudge_follow_up();
+        }
+    }
+
+    /// Until every bill of the run is linked to its Qonto transfer.
+    async fn all_linked(&self, run: &str) -> Value {
+        self.run_until(run, "every bill linked to its Qonto transfer", |v| {
+            v["transfers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|t| t["qonto_transfer_id"].is_string())
+        })
+        .await
     }
 
     async fn run_status_is(&self, run: &str, status: &str) -> Value {
@@ -314,15 +336,8 @@ async fn denied_sca_puts_the_bills_back_to_ready() {
     for db in databases().await {
         let w = world(&db, SandboxConfig::default()).await;
         let a = w.bill("D-1", ALICE, "55.00").await;
-        let (_, run) = w
-            .post(
-                "/v1/payment-runs",
-                json!({ "bill_ids": [a], "sca_method": "mock" }),
-            )
-            .await;
-        let id = run["id"].as_str().unwrap().to_string();
-        w.run_status_is(&id, "awaiting_confirmation").await;
-        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+        let id = w
+            .confirmed_run(json!({ "bill_ids": [a], "sca_method": "mock" }))
             .await;
         w.run_status_is(&id, "awaiting_sca").await;
         let (status, _) = w
@@ -523,31 +538,12 @@ async fn approval_requests_are_followed_until_approved() {
         assert_eq!(v["chunks"][0]["mode"], "request");
         w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
             .await;
-        let v = w
-            .run_until(&id, "the request sent", |v| {
-                v["chunks"][0]["status"] == "submitted"
-            })
-            .await;
-        let request_id = v["chunks"][0]["qonto_bulk_id"]
-            .as_str()
-            .and_then(|s| s.strip_prefix("request:"))
-            .unwrap()
-            .to_string();
+        let request_id = w.sent_request(&id).await;
         // Nothing is paid before an owner approves the request in Qonto.
         assert!(w.sb.transfer_log().is_empty());
         assert_eq!(w.bill_status(&a).await, "in_run");
-        w.sb.decide_request(&request_id, true).unwrap();
-        if let Some(e) = &w.app.engine {
-            e.nudge_follow_up();
-        }
-        w.run_until(&id, "transfers linked", |v| {
-            v["transfers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .all(|t| t["qonto_transfer_id"].is_string())
-        })
-        .await;
+        w.decide_request(&request_id, true);
+        w.all_linked(&id).await;
         w.settle().await;
         w.run_status_is(&id, "completed").await;
         assert_eq!(w.bill_status(&b).await, "paid");
@@ -575,20 +571,8 @@ async fn declined_approval_request_puts_bills_back() {
         w.run_status_is(&id, "awaiting_confirmation").await;
         w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
             .await;
-        let v = w
-            .run_until(&id, "the request sent", |v| {
-                v["chunks"][0]["status"] == "submitted"
-            })
-            .await;
-        let request_id = v["chunks"][0]["qonto_bulk_id"]
-            .as_str()
-            .and_then(|s| s.strip_prefix("request:"))
-            .unwrap()
-            .to_string();
-        w.sb.decide_request(&request_id, false).unwrap();
-        if let Some(e) = &w.app.engine {
-            e.nudge_follow_up();
-        }
+        let request_id = w.sent_request(&id).await;
+        w.decide_request(&request_id, false);
         let v = w.run_status_is(&id, "failed").await;
         assert_eq!(v["transfers"][0]["failure_reason"], "approval_declined");
         assert_eq!(w.bill_status(&a).await, "ready");
@@ -856,15 +840,8 @@ async fn policy_creates_missing_beneficiaries_and_falls_back_when_qonto_refuses(
             "FR1420041010050500013M02606",
         );
         let z = w.bill("N-2", new_payee, "12.00").await;
-        let (_, run) = w
-            .post(
-                "/v1/payment-runs",
-                json!({ "bill_ids": [z], "sca_method": "mock" }),
-            )
-            .await;
-        let id = run["id"].as_str().unwrap().to_string();
-        w.run_status_is(&id, "awaiting_confirmation").await;
-        w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
+        let id = w
+            .confirmed_run(json!({ "bill_ids": [z], "sca_method": "mock" }))
             .await;
         w.run_status_is(&id, "awaiting_sca").await;
         w.post(&format!("/v1/payment-runs/{id}/sca/allow"), json!({}))
@@ -919,29 +896,10 @@ async fn grouped_bills_stay_one_transfer_as_single_transfers_and_in_approval_req
             w.post(&format!("/v1/payment-runs/{id}/confirm"), json!({}))
                 .await;
             if mode == "request" {
-                let v = w
-                    .run_until(&id, "the request sent", |v| {
-                        v["chunks"][0]["status"] == "submitted"
-                    })
-                    .await;
-                let request_id = v["chunks"][0]["qonto_bulk_id"]
-                    .as_str()
-                    .and_then(|s| s.strip_prefix("request:"))
-                    .unwrap()
-                    .to_string();
-                w.sb.decide_request(&request_id, true).unwrap();
-                if let Some(e) = &w.app.engine {
-                    e.nudge_follow_up();
-                }
+                let request_id = w.sent_request(&id).await;
+                w.decide_request(&request_id, true);
             }
-            w.run_until(&id, "every bill linked to its Qonto transfer", |v| {
-                v["transfers"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .all(|t| t["qonto_transfer_id"].is_string())
-            })
-            .await;
+            w.all_linked(&id).await;
             w.settle().await;
             w.run_status_is(&id, "completed").await;
             for b in [&a1, &a2, &v1] {
