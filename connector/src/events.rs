@@ -370,8 +370,14 @@ pub struct BillPaymentSubmittedData {
     pub qonto_transfer_id: Option<String>,
     /// The payment run (`run_…`).
     pub run_id: String,
-    /// The reference sent with the transfer (what the supplier sees on its statement).
+    /// The reference sent with the transfer (what the supplier sees on its statement): with
+    /// per-supplier grouping, the joined references of the bills paid together.
     pub reference: String,
+    /// Set when this bill was paid together with other bills of the same supplier by one
+    /// transfer (`group_by_supplier`): the same value, and the same `qonto_transfer_id`, on
+    /// each of them; the transfer's amount is the sum of theirs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
 }
 
 /// `data` of `bill.paid`: everything needed to mark the invoice paid.
@@ -383,9 +389,13 @@ pub struct BillPaidData {
     /// Qonto's id of the settled transfer.
     pub qonto_transfer_id: Option<String>,
     pub run_id: String,
+    /// The reference sent with the transfer (see `bill.payment_submitted`).
     pub reference: String,
     /// When the transfer settled (RFC 3339).
     pub paid_at: DateTime<Utc>,
+    /// Bills paid together by one transfer share it (see `bill.payment_submitted`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_id: Option<String>,
 }
 
 /// `data` of `bill.payment_failed`.

@@ -768,6 +768,22 @@ async fn grouping_pays_a_suppliers_bills_by_one_transfer_and_never_merges_rf_ref
             assert_eq!(w.bill_status(b).await, "paid");
         }
         assert_eq!(w.sb.transfer_log().len(), 3, "nothing paid twice");
+
+        // The ERP hears of each bill, with what the supplier's statement shows.
+        let events = w
+            .get(&format!("/v1/events?type=bill.paid&bill_id={a2}"))
+            .await;
+        let data = &events["events"][0]["payload"]["data"];
+        assert_eq!(data["reference"], grouped.reference.as_str(), "{events:#}");
+        assert_eq!(data["group_id"], row(&a1)["group_id"]);
+        assert_eq!(data["qonto_transfer_id"], grouped.transfer_id.as_str());
+        assert_eq!(data["amount"], "250.50");
+        let events = w
+            .get(&format!("/v1/events?type=bill.paid&bill_id={rf}"))
+            .await;
+        let data = &events["events"][0]["payload"]["data"];
+        assert_eq!(data["reference"], "RF18539007547034", "{events:#}");
+        assert!(data.get("group_id").is_none_or(|g| g.is_null()));
     }
 }
 
@@ -852,6 +868,9 @@ async fn policy_creates_missing_beneficiaries_and_falls_back_when_qonto_refuses(
             audit.to_string().contains("beneficiary.create_failed"),
             "{audit:#}"
         );
+        // Remembered, so no further prompt is started for a creation billbridge would drop.
+        let policy = w.get("/v1/settings/payments").await;
+        assert_eq!(policy["beneficiary_create_needs_sca"], true);
         w.settle().await;
         w.run_status_is(&id, "completed").await;
         assert_eq!(w.bill_status(&z).await, "paid");

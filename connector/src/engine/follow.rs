@@ -87,6 +87,7 @@ async fn apply_to_row<C: ConnectionTrait>(
     if res.rows_affected == 0 {
         return Ok(None);
     }
+    let reference = super::group::sent_reference(conn, &t).await?;
     match next {
         transfer_status::SETTLED => {
             let paid_at = q.completed_at.or(q.processed_at).unwrap_or(at);
@@ -111,7 +112,8 @@ async fn apply_to_row<C: ConnectionTrait>(
                         "transfer_id": t.id,
                         "qonto_transfer_id": q.id,
                         "run_id": t.run_id,
-                        "reference": t.reference,
+                        "reference": reference,
+                        "group_id": t.group_id,
                         "amount": t.amount,
                         "currency": "EUR",
                         "paid_at": paid_at,
@@ -151,7 +153,8 @@ async fn apply_to_row<C: ConnectionTrait>(
                         "reason": reason,
                         "qonto_status": next,
                         "amount": t.amount,
-                        "reference": t.reference,
+                        "reference": reference,
+                        "group_id": t.group_id,
                         "retryable": true,
                     }),
                 )

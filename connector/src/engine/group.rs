@@ -41,6 +41,39 @@ pub(crate) fn unit_id(t: &transfer::Model) -> &str {
     t.group_id.as_deref().unwrap_or(&t.id)
 }
 
+/// The reference Qonto got for this row's transfer: the bill's own, or the joined references
+/// of the bills paid with it (the rows of its group that went out in its chunk's transfer:
+/// those that share its Qonto transfer id once it has one, those still planned or just
+/// created while it is being recorded).
+pub(crate) async fn sent_reference<C: sea_orm::ConnectionTrait>(
+    conn: &C,
+    t: &transfer::Model,
+) -> Result<String, sea_orm::DbErr> {
+    use crate::store::payments::transfer_status;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let Some(group) = &t.group_id else {
+        return Ok(t.reference.clone());
+    };
+    let mut q = transfer::Entity::find()
+        .filter(transfer::Column::OrgId.eq(t.org_id.clone()))
+        .filter(transfer::Column::GroupId.eq(group.clone()))
+        .filter(transfer::Column::ChunkId.eq(t.chunk_id.clone()));
+    q = match &t.qonto_transfer_id {
+        Some(id) => q.filter(transfer::Column::QontoTransferId.eq(id.clone())),
+        None => q.filter(
+            transfer::Column::Status.is_in([transfer_status::PLANNED, transfer_status::CREATED]),
+        ),
+    };
+    let rows = q.order_by_asc(transfer::Column::Id).all(conn).await?;
+    if rows.is_empty() {
+        return Ok(t.reference.clone());
+    }
+    Ok(Unit {
+        members: rows.iter().collect(),
+    }
+    .reference())
+}
+
 /// One Qonto transfer: one row, or the rows of one group (ordered by id).
 #[derive(Debug)]
 pub(crate) struct Unit<'a> {

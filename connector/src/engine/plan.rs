@@ -693,22 +693,23 @@ impl Engine {
             }
         }
         // Payees without a Qonto beneficiary that the policy creates at submission.
-        let beneficiaries_to_create = if policy.create_beneficiaries && !request {
-            let mut ibans: Vec<&str> = transfers
-                .iter()
-                .filter(|t| t.beneficiary_id.is_none())
-                .map(|t| t.iban.as_str())
-                .collect();
-            ibans.sort_unstable();
-            ibans.dedup();
-            ibans.len()
-        } else {
-            0
-        };
+        let beneficiaries_to_create =
+            if policy.create_beneficiaries && !policy.beneficiary_create_needs_sca && !request {
+                let mut ibans: Vec<&str> = transfers
+                    .iter()
+                    .filter(|t| t.beneficiary_id.is_none())
+                    .map(|t| t.iban.as_str())
+                    .collect();
+                ibans.sort_unstable();
+                ibans.dedup();
+                ibans.len()
+            } else {
+                0
+            };
         if policy.plan_forbids_bulk {
             warnings.push(RunWarning {
                 code: "single_transfers".into(),
-                message: "the Qonto plan does not allow bulk transfers: each bill is paid by its own transfer (and its own SCA when the beneficiary is not trusted)".into(),
+                message: "the Qonto plan does not allow bulk transfers: each transfer goes on its own (one per bill, or per supplier when grouped; each with its own SCA when the beneficiary is not trusted)".into(),
             });
         }
 
@@ -997,21 +998,27 @@ impl Engine {
             }
             return Ok(Some(res.proof_token.0));
         }
-        let req = BulkVerifyPayeeRequest {
-            requests: members
-                .iter()
-                .map(|i| BulkVerifyPayeeItem {
-                    id: transfers[*i].id.clone(),
-                    beneficiary_name: vop_name(&transfers[*i].creditor_name),
-                    iban: transfers[*i].iban.clone(),
-                })
-                .collect(),
-        };
-        let res = client.bulk_verify_payee(&req).await?;
+        // One entry per Qonto transfer: the bills of a group share their payee (and the chunk's
+        // 400 are transfers, so the check never exceeds Qonto's 400 either).
+        let mut requests: Vec<BulkVerifyPayeeItem> = Vec::new();
+        for i in members {
+            let t = &transfers[*i];
+            let id = super::group::unit_id(t);
+            if !requests.iter().any(|r| r.id == id) {
+                requests.push(BulkVerifyPayeeItem {
+                    id: id.to_string(),
+                    beneficiary_name: vop_name(&t.creditor_name),
+                    iban: t.iban.clone(),
+                });
+            }
+        }
+        let res = client
+            .bulk_verify_payee(&BulkVerifyPayeeRequest { requests })
+            .await?;
         let by_id: HashMap<&str, _> = res.requests.iter().map(|e| (e.id.as_str(), e)).collect();
         for i in members {
             let t = &mut transfers[*i];
-            match by_id.get(t.id.as_str()) {
+            match by_id.get(super::group::unit_id(t)) {
                 Some(e) => {
                     t.vop_result = Some(
                         e.match_result
@@ -1334,12 +1341,16 @@ pub(crate) fn vop_name(name: &str) -> String {
     }
 }
 
-/// The validated, trusted beneficiary for an IBAN first; else any validated one; else any.
+/// The validated, trusted beneficiary for an IBAN first; else any validated one; else any
+/// pending one. Never a declined one (Qonto cannot pay it).
 pub(crate) fn best_beneficiary<'a>(
     bens: &'a [beneficiary::Model],
     iban: &str,
 ) -> Option<&'a beneficiary::Model> {
-    let same: Vec<&beneficiary::Model> = bens.iter().filter(|b| b.iban == iban).collect();
+    let same: Vec<&beneficiary::Model> = bens
+        .iter()
+        .filter(|b| b.iban == iban && b.status != "declined")
+        .collect();
     same.iter()
         .find(|b| b.trusted && b.status == "validated")
         .or_else(|| same.iter().find(|b| b.status == "validated"))
@@ -1473,5 +1484,12 @@ mod tests {
             Some("c")
         );
         assert!(best_beneficiary(&bens, "DE89370400440532013000").is_none());
+        // A declined beneficiary is never picked, even when it is the only one.
+        let declined = vec![mk("d", true, "declined"), mk("e", false, "pending")];
+        assert_eq!(
+            best_beneficiary(&declined, "FR7630006000011234567890189").map(|b| b.id.as_str()),
+            Some("e")
+        );
+        assert!(best_beneficiary(&declined[..1], "FR7630006000011234567890189").is_none());
     }
 }

@@ -162,6 +162,28 @@ impl Engine {
             .partition(|t| t.vop_result.as_deref() == Some(MATCH) || t.vop_decision.is_some());
         if !dropped.is_empty() {
             let w = store.begin_write().await?;
+            // Take the chunk first, and only while it is still planned: a concurrent
+            // `run.submit` that already claimed it (its body holding these rows) wins, and
+            // these rows stay in its transfer. Once this update holds the chunk's row, that
+            // claim waits, then sees the smaller set and gives way (below).
+            use sea_orm::sea_query::Expr;
+            let taken = run_chunk::Entity::update_many()
+                .col_expr(
+                    run_chunk::Column::VopToken,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(
+                    run_chunk::Column::VopAt,
+                    Expr::value(Option::<chrono::DateTime<Utc>>::None),
+                )
+                .col_expr(run_chunk::Column::UpdatedAt, Expr::value(stamp()))
+                .filter(run_chunk::Column::Id.eq(chunk.id.clone()))
+                .filter(run_chunk::Column::Status.eq(chunk_status::PLANNED))
+                .exec(&w.txn)
+                .await?;
+            if taken.rows_affected == 0 {
+                return Ok(());
+            }
             end_transfers(
                 &w.txn,
                 org,
@@ -173,10 +195,6 @@ impl Engine {
                 true,
             )
             .await?;
-            let mut am: run_chunk::ActiveModel = chunk.clone().into();
-            am.vop_token = Set(None);
-            am.vop_at = Set(None);
-            am.update(&w.txn).await?;
             w.commit().await?;
             // The IBAN set changed: verify again on the next pass.
             return Box::pin(
@@ -216,10 +234,12 @@ impl Engine {
             .map(|b| (b.id.clone(), b))
             .collect();
         // Approval requests carry IBAN and name only; the other modes can pay by id.
+        let policy = store.payment_policy(org).await?;
         if chunk.mode != chunk_mode::REQUEST
-            && store.payment_policy(org).await?.create_beneficiaries
+            && policy.create_beneficiaries
+            && !policy.beneficiary_create_needs_sca
         {
-            self.create_missing_beneficiaries(org, &run.id, client, &mut transfers, &bills)
+            self.create_missing_beneficiaries(org, &run.id, client, &mut transfers, &bills, method)
                 .await?;
         }
         let payee = |t: &transfer::Model| match &t.beneficiary_id {
@@ -333,6 +353,31 @@ impl Engine {
         if claimed.rows_affected == 0 {
             return Ok(());
         }
+        // The body must hold exactly the chunk's planned rows. A concurrent preparation of the
+        // same chunk may have taken a payee out in between (see the drop above): then this body
+        // is stale — give way, and prepare the chunk again from what it holds now.
+        let now: Vec<String> = chunk_transfers(&w.txn, &chunk.id, &[transfer_status::PLANNED])
+            .await?
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let sent: Vec<&str> = transfers.iter().map(|t| t.id.as_str()).collect();
+        if now.len() != sent.len() || now.iter().any(|id| !sent.contains(&id.as_str())) {
+            drop(w);
+            tracing::info!(chunk_id = %chunk.id, "the chunk changed while it was prepared; preparing it again");
+            let w = store.begin_write().await?;
+            enqueue(
+                &w.txn,
+                NewJob::now(
+                    kinds::RUN_SUBMIT,
+                    Some(org.clone()),
+                    serde_json::json!({ "run_id": run.id }),
+                ),
+            )
+            .await?;
+            w.commit().await?;
+            return Ok(());
+        }
         enqueue(
             &w.txn,
             NewJob::now(
@@ -351,9 +396,12 @@ impl Engine {
     /// goes by `beneficiary_id` and the supplier shows in Qonto, where an admin can trust it for
     /// the next runs. The key is derived from the organization and the IBAN, so a retry after a
     /// crash gets the same beneficiary; the cache is refreshed first, so a beneficiary created
-    /// by an earlier try whose key has expired is found rather than made twice. When Qonto
-    /// refuses (it may ask for SCA to create one), the payee goes as inline data as without
-    /// the policy, and the audit log says why.
+    /// by an earlier try whose key has expired is found rather than made twice. Each creation
+    /// is committed with its audit entry at once (a later failure cannot lose it). When Qonto
+    /// refuses, the payee goes as inline data as without the policy, and the audit log says
+    /// why; when it asks for SCA, that is remembered for the organization
+    /// (`beneficiary_create_needs_sca`) so that no further prompt reaches the user's phone for a
+    /// request billbridge would not replay — the payment's own SCA covers the payee anyway.
     async fn create_missing_beneficiaries(
         &self,
         org: &OrgId,
@@ -361,6 +409,7 @@ impl Engine {
         client: &dyn QontoApi,
         transfers: &mut [transfer::Model],
         bills: &HashMap<String, bill::Model>,
+        method: crate::qonto::ScaMethod,
     ) -> Result<(), EngineError> {
         let mut missing: Vec<(String, String, Option<String>)> = Vec::new();
         for t in transfers.iter().filter(|t| t.beneficiary_id.is_none()) {
@@ -374,64 +423,76 @@ impl Engine {
         }
         let ibans: Vec<String> = missing.iter().map(|(i, _, _)| i.clone()).collect();
         let known = self.refresh_beneficiaries(org, client, &ibans).await?;
-        let mut made: Vec<(String, String, bool)> = Vec::new();
         for (iban, name, bic) in missing {
-            if let Some(b) = super::plan::best_beneficiary(&known, &iban) {
-                made.push((iban, b.id.clone(), false));
-                continue;
-            }
-            let body = Prepared::new(&CreateBeneficiary {
-                beneficiary: NewBeneficiary {
-                    name,
-                    iban: iban.clone(),
-                    bic,
-                    email: None,
-                    activity_tag: None,
-                },
-            })?;
-            let key = derived_key(&format!("beneficiary:{org}:{iban}"));
-            match client
-                .create_beneficiary(&body, &key, &ScaOptions::first_attempt())
-                .await
-            {
-                Ok(b) => {
-                    let id = b.id.clone();
-                    self.cache_beneficiaries(org, vec![b]).await?;
-                    made.push((iban, id, true));
-                }
-                Err(e) if e.is_transient() => return Err(e.into()),
-                Err(e) => {
-                    tracing::warn!(error = %e, iban = %crate::qonto::mask_iban(&iban), "could not create the Qonto beneficiary; paying with inline beneficiary data");
-                    append(
-                        self.store().connection(),
-                        AuditEntry {
-                            org_id: Some(org.clone()),
-                            actor: "engine".into(),
-                            action: "beneficiary.create_failed".into(),
-                            run_id: Some(run_id.to_string()),
-                            details: serde_json::json!({
-                                "iban": crate::qonto::mask_iban(&iban),
-                                "error": failure_code(&e),
-                                "detail": e.to_string(),
-                            }),
-                            ..Default::default()
+            let (id, created) = match super::plan::best_beneficiary(&known, &iban) {
+                Some(b) => (b.id.clone(), false),
+                None => {
+                    let body = Prepared::new(&CreateBeneficiary {
+                        beneficiary: NewBeneficiary {
+                            name,
+                            iban: iban.clone(),
+                            bic,
+                            email: None,
+                            activity_tag: None,
                         },
-                    )
-                    .await?;
+                    })?;
+                    let key = derived_key(&format!("beneficiary:{org}:{iban}"));
+                    let sca = ScaOptions {
+                        two_fa_preference: Some(method),
+                        session_token: None,
+                    };
+                    match client.create_beneficiary(&body, &key, &sca).await {
+                        Ok(b) => {
+                            let id = b.id.clone();
+                            self.cache_beneficiaries(org, vec![b]).await?;
+                            (id, true)
+                        }
+                        Err(e) if e.is_transient() => return Err(e.into()),
+                        Err(e) => {
+                            let needs_sca = matches!(
+                                e,
+                                QontoError::ScaRequired { .. } | QontoError::ScaNotEnrolled { .. }
+                            );
+                            tracing::warn!(error = %e, iban = %crate::qonto::mask_iban(&iban), "could not create the Qonto beneficiary; paying with inline beneficiary data");
+                            append(
+                                self.store().connection(),
+                                AuditEntry {
+                                    org_id: Some(org.clone()),
+                                    actor: "engine".into(),
+                                    action: "beneficiary.create_failed".into(),
+                                    run_id: Some(run_id.to_string()),
+                                    details: serde_json::json!({
+                                        "iban": crate::qonto::mask_iban(&iban),
+                                        "error": failure_code(&e),
+                                        "detail": e.to_string(),
+                                    }),
+                                    ..Default::default()
+                                },
+                            )
+                            .await?;
+                            if needs_sca {
+                                self.store()
+                                    .update_payment_policy(org, "engine", |p| {
+                                        p.beneficiary_create_needs_sca = true
+                                    })
+                                    .await?;
+                                return Ok(());
+                            }
+                            continue;
+                        }
+                    }
                 }
-            }
-        }
-        let w = self.store().begin_write().await?;
-        let at = stamp();
-        for (iban, id, created) in &made {
-            for t in transfers.iter_mut().filter(|t| t.iban == *iban) {
+            };
+            let w = self.store().begin_write().await?;
+            let at = stamp();
+            for t in transfers.iter_mut().filter(|t| t.iban == iban) {
                 let mut am: transfer::ActiveModel = t.clone().into();
                 am.beneficiary_id = Set(Some(id.clone()));
                 am.updated_at = Set(at);
                 am.update(&w.txn).await?;
                 t.beneficiary_id = Some(id.clone());
             }
-            if *created {
+            if created {
                 append(
                     &w.txn,
                     AuditEntry {
@@ -441,15 +502,15 @@ impl Engine {
                         run_id: Some(run_id.to_string()),
                         details: serde_json::json!({
                             "beneficiary_id": id,
-                            "iban": crate::qonto::mask_iban(iban),
+                            "iban": crate::qonto::mask_iban(&iban),
                         }),
                         ..Default::default()
                     },
                 )
                 .await?;
             }
+            w.commit().await?;
         }
-        w.commit().await?;
         Ok(())
     }
 
@@ -1047,7 +1108,7 @@ impl Engine {
         org: &OrgId,
         chunk: &run_chunk::Model,
     ) -> Result<(), EngineError> {
-        tracing::warn!(chunk_id = %chunk.id, "the Qonto plan refuses bulk transfers: paying each bill by its own transfer");
+        tracing::warn!(chunk_id = %chunk.id, "the Qonto plan refuses bulk transfers: sending each transfer on its own");
         self.store()
             .update_payment_policy(org, "engine", |p| p.plan_forbids_bulk = true)
             .await?;
@@ -1092,7 +1153,7 @@ impl Engine {
                 serde_json::from_str(&run.summary).unwrap_or_default();
             summary.warnings.push(RunWarning {
                 code: "single_transfers".into(),
-                message: "Qonto refused the bulk transfer: the organization's plan (Solo Basic) does not allow it, so each bill is paid by its own transfer".into(),
+                message: "Qonto refused the bulk transfer: the organization's plan (Solo Basic) does not allow it, so each transfer goes on its own (one per bill, or per supplier when grouped)".into(),
             });
             let mut am: payment_run::ActiveModel = run.into();
             am.summary = Set(serde_json::to_string(&summary).map_err(corrupt)?);
@@ -1188,6 +1249,7 @@ pub(crate) async fn mark_created<C: ConnectionTrait>(
     if res.rows_affected == 0 {
         return Ok(());
     }
+    let reference = super::group::sent_reference(conn, t).await?;
     if let Some(b) = move_bill(
         conn,
         &t.bill_id,
@@ -1209,7 +1271,8 @@ pub(crate) async fn mark_created<C: ConnectionTrait>(
                 "transfer_id": t.id,
                 "qonto_transfer_id": qonto_id,
                 "run_id": t.run_id,
-                "reference": t.reference,
+                "reference": reference,
+                "group_id": t.group_id,
                 "amount": t.amount,
                 "scheduled_date": t.scheduled_date,
                 "submitted_at": at,

@@ -201,6 +201,8 @@ pub struct PolicyUpdate {
     pub group_by_supplier: Option<bool>,
     /// Create missing Qonto beneficiaries by API when a run is submitted.
     pub create_beneficiaries: Option<bool>,
+    /// Clear the learned "Qonto asks for SCA to create a beneficiary" flag.
+    pub beneficiary_create_needs_sca: Option<bool>,
     /// The secret of the Qonto webhook subscription (`X-Qonto-Signature`); stored encrypted.
     pub qonto_webhook_secret: Option<String>,
 }
@@ -276,6 +278,9 @@ pub async fn put_policy(
             }
             if let Some(v) = u.create_beneficiaries {
                 p.create_beneficiaries = v;
+            }
+            if let Some(v) = u.beneficiary_create_needs_sca {
+                p.beneficiary_create_needs_sca = v;
             }
             if let Some(s) = sealed {
                 p.qonto_webhook_secret_sealed = Some(s);

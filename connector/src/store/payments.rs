@@ -249,6 +249,10 @@ pub struct PaymentPolicy {
     /// data (Qonto creates an untrusted beneficiary on the way). Either way the first payment
     /// needs SCA: beneficiaries created through the API are untrusted.
     pub create_beneficiaries: bool,
+    /// Learned: Qonto asked for SCA to create a beneficiary, so `create_beneficiaries` pays new
+    /// payees with inline data instead (no extra prompt on the user's phone for a request
+    /// billbridge would not replay). Clear it to try again.
+    pub beneficiary_create_needs_sca: bool,
     /// Qonto webhook subscription secret (`X-Qonto-Signature`), sealed at rest.
     #[schema(value_type = Option<String>)]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -268,6 +272,7 @@ impl Default for PaymentPolicy {
             included_transfers_per_month: None,
             group_by_supplier: false,
             create_beneficiaries: false,
+            beneficiary_create_needs_sca: false,
             qonto_webhook_secret_sealed: None,
         }
     }
