@@ -29,7 +29,7 @@ use tokio::sync::Notify;
 
 use crate::ids::{BillId, DeliveryId, EventId, OrgId, RunId, SourceId};
 use crate::store::entities::{bill, delivery, event, source};
-use crate::store::StoreError;
+use crate::store::{in_list, insert_runs, StoreError};
 
 /// The kinds of outcome events.
 #[derive(
@@ -229,16 +229,12 @@ pub async fn emit_many<C: ConnectionTrait>(
     }
 
     // The endpoints: one look-up for all the events.
-    let mut orgs: Vec<String> = resolved.iter().map(|(o, _, _)| o.clone()).collect();
-    orgs.sort();
-    orgs.dedup();
+    let orgs = in_list(resolved.iter().map(|(o, _, _)| o));
     let mut q = source::Entity::find()
         .filter(source::Column::OrgId.is_in(orgs))
         .filter(source::Column::CallbackUrl.is_not_null());
     if resolved.iter().all(|(_, s, _)| s.is_some()) {
-        let mut ids: Vec<String> = resolved.iter().filter_map(|(_, s, _)| s.clone()).collect();
-        ids.sort();
-        ids.dedup();
+        let ids = in_list(resolved.iter().filter_map(|(_, s, _)| s.as_ref()));
         q = q.filter(source::Column::Id.is_in(ids));
     }
     let sources = q.all(conn).await?;
@@ -304,32 +300,17 @@ pub async fn emit_many<C: ConnectionTrait>(
         );
         ids.push(id);
     }
-    // Well below the bound-parameter limits (SQLite 32766, PostgreSQL 65535) per statement.
-    for chunk in chunks(event_rows, 8) {
-        event::Entity::insert_many(chunk)
+    for run in insert_runs(event_rows, 8) {
+        event::Entity::insert_many(run)
             .exec_without_returning(conn)
             .await?;
     }
-    for chunk in chunks(delivery_rows, 18) {
-        delivery::Entity::insert_many(chunk)
+    for run in insert_runs(delivery_rows, 18) {
+        delivery::Entity::insert_many(run)
             .exec_without_returning(conn)
             .await?;
     }
     Ok(ids)
-}
-
-/// The most bound parameters one multi-row insert of [`emit_many`] uses.
-const MAX_PARAMS: usize = 30_000;
-
-/// `rows` in runs of at most [`MAX_PARAMS`] bound parameters (`columns` per row).
-fn chunks<T>(rows: Vec<T>, columns: usize) -> Vec<Vec<T>> {
-    let per = (MAX_PARAMS / columns.max(1)).max(1);
-    let mut out = Vec::with_capacity(rows.len().div_ceil(per));
-    let mut it = rows.into_iter().peekable();
-    while it.peek().is_some() {
-        out.push(it.by_ref().take(per).collect());
-    }
-    out
 }
 
 /// Add `extra`'s keys to the object `base` (overwriting), e.g. a transfer's keys to

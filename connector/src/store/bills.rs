@@ -15,7 +15,7 @@ use super::audit::{append, AuditEntry};
 use super::entities::{
     audit_log, bill, bill_history, document, inbound_key, supplier, supplier_iban,
 };
-use super::{now, Scoped, Store, StoreError};
+use super::{in_list, insert_runs, now, Scoped, Store, StoreError};
 use crate::ids::{BillId, OrgId, SourceId, SupplierId};
 use crate::qonto::mask_iban;
 use std::sync::Arc;
@@ -390,13 +390,15 @@ struct BatchState {
 
 impl BatchState {
     async fn flush<C: ConnectionTrait>(&mut self, conn: &C) -> Result<(), StoreError> {
-        if !self.history.is_empty() {
-            bill_history::Entity::insert_many(std::mem::take(&mut self.history))
+        let history = std::mem::take(&mut self.history);
+        for run in insert_runs(history, 7) {
+            bill_history::Entity::insert_many(run)
                 .exec_without_returning(conn)
                 .await?;
         }
-        if !self.audit.is_empty() {
-            audit_log::Entity::insert_many(std::mem::take(&mut self.audit))
+        let audit = std::mem::take(&mut self.audit);
+        for run in insert_runs(audit, 8) {
+            audit_log::Entity::insert_many(run)
                 .exec_without_returning(conn)
                 .await?;
         }
@@ -430,6 +432,7 @@ impl Store {
                 return;
             }
             let (bills, answers): (Vec<PendingBill>, Vec<Answer>) = jobs.drain(..).unzip();
+            let started = std::time::Instant::now();
             let results = match self.record_batch(&bills).await {
                 Ok(results) => results,
                 // The transaction itself failed (begin, a savepoint, the commit): nothing of the
@@ -449,6 +452,11 @@ impl Store {
                 }
                 Err(e) => vec![Err(e)],
             };
+            tracing::debug!(
+                bills = bills.len(),
+                elapsed_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+                "intake batch recorded"
+            );
             for (answer, result) in answers.into_iter().zip(results) {
                 // A caller that went away (client disconnected) finds its bill on a retry.
                 let _ = answer.send(result);
@@ -866,12 +874,6 @@ async fn record_one<C: ConnectionTrait>(
 /// one (PostgreSQL: 65535). The widest intake row (a bill) has 29 columns.
 const _: () = assert!(MAX_BATCH * 32 < 32_766);
 
-/// `values` sorted and deduplicated, for an `IN (…)` list.
-fn distinct<'a>(values: impl IntoIterator<Item = &'a String>) -> Vec<String> {
-    let set: std::collections::BTreeSet<&String> = values.into_iter().collect();
-    set.into_iter().cloned().collect()
-}
-
 /// Record `bills` on `txn` with statements per batch, not per bill (see
 /// [`Store::record_batch_fast`]): the same rows and answers as [`record_one`] for each bill in
 /// turn. `None` when a bill needs what only [`record_one`] does (a webhook-id on record
@@ -886,11 +888,11 @@ async fn write_batch<C: ConnectionTrait>(
     // ---- Look-ups, one statement per kind for the whole batch. ----
     let source_ids: Vec<String> = bills.iter().map(|b| b.source_id.to_string()).collect();
     let org_ids: Vec<String> = bills.iter().map(|b| b.org_id.to_string()).collect();
-    let sources = distinct(&source_ids);
-    let orgs = distinct(&org_ids);
+    let sources = in_list(&source_ids);
+    let orgs = in_list(&org_ids);
     // Repeats: webhook-ids on record ((source, webhook-id) → (body SHA-256, bill)).
     let mut keys: HashMap<(String, String), (String, Option<String>)> = HashMap::new();
-    let wids = distinct(bills.iter().filter_map(|b| b.webhook_id.as_ref()));
+    let wids = in_list(bills.iter().filter_map(|b| b.webhook_id.as_ref()));
     if !wids.is_empty() {
         for k in inbound_key::Entity::find()
             .filter(inbound_key::Column::SourceId.is_in(sources.clone()))
@@ -902,8 +904,8 @@ async fn write_batch<C: ConnectionTrait>(
         }
     }
     // Repeats: the bills those keys name, and the bills with the batch's external ids.
-    let key_bills = distinct(keys.values().filter_map(|(_, b)| b.as_ref()));
-    let exts = distinct(bills.iter().filter_map(|b| b.external_id.as_ref()));
+    let key_bills = in_list(keys.values().filter_map(|(_, b)| b.as_ref()));
+    let exts = in_list(bills.iter().filter_map(|b| b.external_id.as_ref()));
     let mut known: HashMap<String, bill::Model> = HashMap::new();
     let mut by_ext: HashMap<(String, String), String> = HashMap::new();
     if !key_bills.is_empty() || !exts.is_empty() {
@@ -930,14 +932,14 @@ async fn write_batch<C: ConnectionTrait>(
         bills.iter().map(|b| supplier_identity(&b.bill)).collect();
     let mut suppliers: HashMap<(String, String), (String, Vec<supplier_iban::Model>)> =
         HashMap::new();
-    let wanted = distinct(identities.iter().flatten());
+    let wanted = in_list(identities.iter().flatten());
     if !wanted.is_empty() {
         let found = supplier::Entity::find()
             .filter(supplier::Column::OrgId.is_in(orgs.clone()))
             .filter(supplier::Column::Identity.is_in(wanted))
             .all(txn)
             .await?;
-        let ids = distinct(found.iter().map(|s| &s.id));
+        let ids = in_list(found.iter().map(|s| &s.id));
         let mut ibans: HashMap<String, Vec<supplier_iban::Model>> = HashMap::new();
         if !ids.is_empty() {
             for i in supplier_iban::Entity::find()
@@ -967,7 +969,7 @@ async fn write_batch<C: ConnectionTrait>(
             .column(bill::Column::OrgId)
             .column(bill::Column::DedupeKey)
             .filter(bill::Column::OrgId.is_in(orgs.clone()))
-            .filter(bill::Column::DedupeKey.is_in(distinct(&looked_up)))
+            .filter(bill::Column::DedupeKey.is_in(in_list(&looked_up)))
             .filter(bill::Column::Status.ne(status::CANCELED))
             .into_tuple()
             .all(txn)
@@ -1155,33 +1157,32 @@ async fn write_batch<C: ConnectionTrait>(
         new_bills.push(m);
     }
 
-    // ---- One multi-row insert per table (parents first). ----
-    if !documents.is_empty() {
-        document::Entity::insert_many(documents)
+    // ---- Multi-row inserts per table (parents first), in runs of 64, 32 … 1 rows (see
+    // `insert_runs`). ----
+    for run in insert_runs(documents, 5) {
+        document::Entity::insert_many(run)
             .on_conflict_do_nothing()
             .exec_without_returning(txn)
             .await?;
     }
-    if !new_suppliers.is_empty() {
-        supplier::Entity::insert_many(new_suppliers)
+    for run in insert_runs(new_suppliers, 7) {
+        supplier::Entity::insert_many(run)
             .exec_without_returning(txn)
             .await?;
     }
-    if !new_ibans.is_empty() {
-        supplier_iban::Entity::insert_many(
-            new_ibans.into_iter().map(supplier_iban::ActiveModel::from),
-        )
-        .exec_without_returning(txn)
-        .await?;
+    for run in insert_runs(new_ibans, 9) {
+        supplier_iban::Entity::insert_many(run.into_iter().map(supplier_iban::ActiveModel::from))
+            .exec_without_returning(txn)
+            .await?;
     }
-    if !new_bills.is_empty() {
-        bill::Entity::insert_many(new_bills.into_iter().map(bill::ActiveModel::from))
+    for run in insert_runs(new_bills, 29) {
+        bill::Entity::insert_many(run.into_iter().map(bill::ActiveModel::from))
             .exec_without_returning(txn)
             .await?;
     }
     batch.flush(txn).await?;
-    if !new_keys.is_empty() {
-        inbound_key::Entity::insert_many(new_keys)
+    for run in insert_runs(new_keys, 5) {
+        inbound_key::Entity::insert_many(run)
             .exec_without_returning(txn)
             .await?;
     }
