@@ -1,5 +1,6 @@
 //! Bills: intake (per bill: document, supplier master, dedupe, bill, history, audit, inbound
-//! idempotency key and outbox events, in a savepoint of a group-committed transaction, see
+//! idempotency key and outbox events; group-committed in batches, written with a few
+//! multi-row statements per batch, or bill by bill in savepoints when the batch fails, see
 //! [`IntakeWriter`]), listing and the actions a person takes (hold, release, cancel).
 
 use adapters::{AssessOptions, Bill, HoldReason};
