@@ -254,19 +254,16 @@ pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
 /// with `columns` parameters per row.
 ///
 /// Why powers of two: the statement's SQL text depends on its number of rows, and a text the
-/// connection has not prepared yet costs a prepare; on PostgreSQL with sqlx 0.9.0 it also costs
-/// a 40 ms stall: sqlx sends the prepare's messages in small writes without `TCP_NODELAY` (a
-/// regression, fixed upstream in transact-rs/sqlx#4336, not released yet), so Nagle's
-/// algorithm waits for the server's delayed ACK. With a handful of lengths per table every
-/// statement is soon in the connection's statement cache. Measured: a 17-bill batch took
-/// 100–150 ms on PostgreSQL with one text per row count.
+/// connection has not prepared yet costs a prepare (on PostgreSQL an extra round trip) and
+/// pushes another statement out of the connection's cache. With a handful of lengths per
+/// table every intake statement is soon prepared once and reused.
 pub(crate) fn insert_runs<T>(rows: Vec<T>, columns: usize) -> Vec<Vec<T>> {
     let mut max_rows = 64;
     while max_rows > 1 && max_rows * columns > 30_000 {
         max_rows /= 2;
     }
     let mut runs = Vec::new();
-    let mut rest = rows.into_iter().peekable();
+    let mut rest = rows.into_iter();
     let mut left = rest.len();
     while left > 0 {
         let mut n = max_rows;
@@ -295,4 +292,36 @@ pub(crate) fn in_list<'a>(values: impl IntoIterator<Item = &'a String>) -> Vec<S
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_runs_are_powers_of_two_within_the_parameter_limit() {
+        let lens = |rows: usize, columns: usize| -> Vec<usize> {
+            insert_runs((0..rows).collect(), columns)
+                .iter()
+                .map(Vec::len)
+                .collect()
+        };
+        assert_eq!(lens(0, 5), Vec::<usize>::new());
+        assert_eq!(lens(21, 5), vec![16, 4, 1]);
+        assert_eq!(lens(64, 29), vec![64]);
+        assert_eq!(lens(130, 29), vec![64, 64, 2]);
+        // 1,000 parameters per row: at most 16 rows (16,000 ≤ 30,000 < 32 × 1,000).
+        assert_eq!(lens(40, 1_000), vec![16, 16, 8]);
+        // Order is kept.
+        let flat: Vec<u32> = insert_runs((0..21).collect(), 5).concat();
+        assert_eq!(flat, (0..21).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn in_lists_are_distinct_and_padded_to_a_power_of_two() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+        assert_eq!(in_list(&v(&[])), Vec::<String>::new());
+        assert_eq!(in_list(&v(&["b", "a", "b"])), v(&["a", "b"]));
+        assert_eq!(in_list(&v(&["c", "a", "b"])), v(&["a", "b", "c", "c"]));
+    }
 }
