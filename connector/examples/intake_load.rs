@@ -59,6 +59,13 @@ fn cpu_seconds() -> f64 {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `RUST_LOG=connector=debug` shows, e.g., intake batches that fall back to the per-bill path.
+    if let Ok(filter) = std::env::var("RUST_LOG") {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let bills: usize = arg("--bills")
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);

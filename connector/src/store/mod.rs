@@ -63,6 +63,52 @@ impl StoreError {
     }
 }
 
+/// Turn Nagle's algorithm off (`TCP_NODELAY`) on this process's TCP sockets to `port` (the
+/// PostgreSQL server's), called for each new PostgreSQL connection.
+///
+/// sqlx 0.9.0 stopped setting `TCP_NODELAY` (transact-rs/sqlx#4335; the fix, #4336, is merged
+/// but not released) and offers no way to reach its socket. Without it, a statement whose
+/// message does not fit what the socket sends at once waits for the server's delayed ACK,
+/// 40 ms, before its last bytes go: intake's multi-row inserts (tens of KiB per batch) spent
+/// most of their time so (a 20-bill batch: ~100 ms over TCP, ~10 ms over a Unix socket).
+/// Remove this once sqlx sets the option itself.
+#[cfg(target_os = "linux")]
+fn no_delay_towards(port: u16) {
+    use std::os::fd::FromRawFd;
+    let Ok(fds) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    for entry in fds.flatten() {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        let is_socket = std::fs::read_link(entry.path())
+            .is_ok_and(|t| t.to_string_lossy().starts_with("socket:"));
+        if !is_socket {
+            continue;
+        }
+        // SAFETY: the descriptor is only borrowed: `ManuallyDrop` never closes it. Should it
+        // have been closed or reused meanwhile, the calls below fail (not a socket) or set
+        // `TCP_NODELAY` on another TCP socket, which only sends its small writes sooner.
+        let socket = std::mem::ManuallyDrop::new(unsafe { std::net::TcpStream::from_raw_fd(fd) });
+        if socket.peer_addr().is_ok_and(|a| a.port() == port) {
+            if let Err(e) = socket.set_nodelay(true) {
+                tracing::debug!(error = %e, "TCP_NODELAY on a PostgreSQL connection");
+            }
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_delay_towards(_port: u16) {}
+
+/// Prepared statements each connection keeps (sqlx's default is 100).
+const STATEMENT_CACHE: usize = 400;
+
 /// A write transaction; on SQLite it also holds the single-writer lock until it ends.
 pub struct WriteTxn {
     pub txn: DatabaseTransaction,
@@ -89,14 +135,29 @@ impl Store {
     /// Connect. SQLite gets WAL, `synchronous=FULL` (a commit is on disk before we answer
     /// 201), a busy timeout and foreign keys.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store, StoreError> {
+        let pg_port = url
+            .parse::<sea_orm::sqlx::postgres::PgConnectOptions>()
+            .map_or(5432, |o| o.get_port());
         let mut opts = ConnectOptions::new(url.to_string());
         opts.max_connections(max_connections)
             .min_connections(1)
             .connect_timeout(Duration::from_secs(10))
             .acquire_timeout(Duration::from_secs(30))
             .sqlx_logging(false)
+            // Room for intake's batch statements (a few row counts per table, see
+            // `insert_runs`) beside everything else, so that none is prepared again and again.
+            .map_sqlx_postgres_opts(|o| o.statement_cache_capacity(STATEMENT_CACHE))
+            .map_sqlx_postgres_pool_opts(move |o| {
+                o.after_connect(move |_, _| {
+                    Box::pin(async move {
+                        no_delay_towards(pg_port);
+                        Ok(())
+                    })
+                })
+            })
             .map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(SqliteJournalMode::Wal)
+                o.statement_cache_capacity(STATEMENT_CACHE)
+                    .journal_mode(SqliteJournalMode::Wal)
                     .synchronous(SqliteSynchronous::Full)
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
@@ -188,8 +249,79 @@ pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now()
 }
 
+/// Rows for multi-row inserts, in runs of a power-of-two length (1, 2, 4 … 64) that stay
+/// under the bound-parameter limit (SQLite's 32766 is the lower one; PostgreSQL's is 65535)
+/// with `columns` parameters per row.
+///
+/// Why powers of two: the statement's SQL text depends on its number of rows, and a text the
+/// connection has not prepared yet costs a prepare (on PostgreSQL an extra round trip) and
+/// pushes another statement out of the connection's cache. With a handful of lengths per
+/// table every intake statement is soon prepared once and reused.
+pub(crate) fn insert_runs<T>(rows: Vec<T>, columns: usize) -> Vec<Vec<T>> {
+    let mut max_rows = 64;
+    while max_rows > 1 && max_rows * columns > 30_000 {
+        max_rows /= 2;
+    }
+    let mut runs = Vec::new();
+    let mut rest = rows.into_iter();
+    let mut left = rest.len();
+    while left > 0 {
+        let mut n = max_rows;
+        while n > left {
+            n /= 2;
+        }
+        runs.push(rest.by_ref().take(n).collect::<Vec<T>>());
+        left -= n;
+    }
+    runs
+}
+
+/// `values` sorted, deduplicated and padded (with the last one repeated) to a power-of-two
+/// length, for an `IN (…)` list: a few statement texts instead of one per length (see
+/// [`insert_runs`]).
+pub(crate) fn in_list<'a>(values: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let set: std::collections::BTreeSet<&String> = values.into_iter().collect();
+    let mut list: Vec<String> = set.into_iter().cloned().collect();
+    if let Some(last) = list.last().cloned() {
+        list.resize(list.len().next_power_of_two(), last);
+    }
+    list
+}
+
 /// SHA-256 in lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_runs_are_powers_of_two_within_the_parameter_limit() {
+        let lens = |rows: usize, columns: usize| -> Vec<usize> {
+            insert_runs((0..rows).collect(), columns)
+                .iter()
+                .map(Vec::len)
+                .collect()
+        };
+        assert_eq!(lens(0, 5), Vec::<usize>::new());
+        assert_eq!(lens(21, 5), vec![16, 4, 1]);
+        assert_eq!(lens(64, 29), vec![64]);
+        assert_eq!(lens(130, 29), vec![64, 64, 2]);
+        // 1,000 parameters per row: at most 16 rows (16,000 ≤ 30,000 < 32 × 1,000).
+        assert_eq!(lens(40, 1_000), vec![16, 16, 8]);
+        // Order is kept.
+        let flat: Vec<u32> = insert_runs((0..21).collect(), 5).concat();
+        assert_eq!(flat, (0..21).collect::<Vec<u32>>());
+    }
+
+    #[test]
+    fn in_lists_are_distinct_and_padded_to_a_power_of_two() {
+        let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect::<Vec<String>>();
+        assert_eq!(in_list(&v(&[])), Vec::<String>::new());
+        assert_eq!(in_list(&v(&["b", "a", "b"])), v(&["a", "b"]));
+        assert_eq!(in_list(&v(&["c", "a", "b"])), v(&["a", "b", "c", "c"]));
+    }
 }
