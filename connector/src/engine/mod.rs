@@ -43,6 +43,15 @@ use crate::store::jobs::Job;
 use crate::store::{Store, StoreError};
 
 /// Job kinds the engine handles.
+/// The `run.submit` job of a run: prepare and send its planned chunks.
+pub(crate) fn submit_job(org: &OrgId, run_id: &str) -> crate::store::jobs::NewJob {
+    crate::store::jobs::NewJob::now(
+        kinds::RUN_SUBMIT,
+        Some(org.clone()),
+        serde_json::json!({ "run_id": run_id }),
+    )
+}
+
 pub mod kinds {
     pub const RUN_PREPARE: &str = "run.prepare";
     pub const RUN_SUBMIT: &str = "run.submit";

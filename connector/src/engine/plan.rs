@@ -817,15 +817,7 @@ impl Engine {
         } else if run.kind == "autopay" && needs_review == 0 {
             am.status = Set(run_status::SUBMITTING.into());
             am.confirmed_at = Set(Some(at));
-            enqueue(
-                &w.txn,
-                NewJob::now(
-                    kinds::RUN_SUBMIT,
-                    Some(org.clone()),
-                    serde_json::json!({ "run_id": run.id }),
-                ),
-            )
-            .await?;
+            enqueue(&w.txn, super::submit_job(&org, &run.id)).await?;
         } else {
             am.status = Set(run_status::AWAITING_CONFIRMATION.into());
         }
@@ -1159,15 +1151,7 @@ impl Engine {
         } else {
             am.status = Set(run_status::SUBMITTING.into());
             am.confirmed_at = Set(Some(at));
-            enqueue(
-                &w.txn,
-                NewJob::now(
-                    kinds::RUN_SUBMIT,
-                    Some(org.clone()),
-                    serde_json::json!({ "run_id": run.id }),
-                ),
-            )
-            .await?;
+            enqueue(&w.txn, super::submit_job(org, &run.id)).await?;
         }
         let updated = am.update(&w.txn).await?;
         append(

@@ -366,15 +366,7 @@ impl Engine {
             drop(w);
             tracing::info!(chunk_id = %chunk.id, "the chunk changed while it was prepared; preparing it again");
             let w = store.begin_write().await?;
-            enqueue(
-                &w.txn,
-                NewJob::now(
-                    kinds::RUN_SUBMIT,
-                    Some(org.clone()),
-                    serde_json::json!({ "run_id": run.id }),
-                ),
-            )
-            .await?;
+            enqueue(&w.txn, super::submit_job(org, &run.id)).await?;
             w.commit().await?;
             return Ok(());
         }
@@ -1089,15 +1081,7 @@ impl Engine {
         am.last_error = Set(Some(why.to_string()));
         am.updated_at = Set(stamp());
         am.update(&w.txn).await?;
-        enqueue(
-            &w.txn,
-            NewJob::now(
-                kinds::RUN_SUBMIT,
-                Some(org.clone()),
-                serde_json::json!({ "run_id": chunk.run_id }),
-            ),
-        )
-        .await?;
+        enqueue(&w.txn, super::submit_job(org, &chunk.run_id)).await?;
         w.commit().await?;
         Ok(())
     }
@@ -1173,15 +1157,7 @@ impl Engine {
             },
         )
         .await?;
-        enqueue(
-            &w.txn,
-            NewJob::now(
-                kinds::RUN_SUBMIT,
-                Some(org.clone()),
-                serde_json::json!({ "run_id": chunk.run_id }),
-            ),
-        )
-        .await?;
+        enqueue(&w.txn, super::submit_job(org, &chunk.run_id)).await?;
         w.commit().await?;
         Ok(())
     }
