@@ -767,49 +767,11 @@ async fn record_one<C: ConnectionTrait>(
         let Some((sup_id, ibans)) = batch.suppliers.get_mut(&key) else {
             unreachable!("inserted above")
         };
-        let approved: Vec<String> = ibans
-            .iter()
-            .filter(|i| i.status == "approved")
-            .map(|i| i.iban.clone())
-            .collect();
-        // Prefer an account already on record when the invoice offers several.
-        adapters::assess(
-            &mut bill,
-            &AssessOptions {
-                known_ibans: &approved,
-                accept_any_specification: false,
-            },
-        );
-        if let Some(iban) = bill.payee_iban().map(str::to_string) {
-            let record = ibans.iter().find(|i| i.iban == iban);
-            match record {
-                Some(r) if r.status == "approved" => {}
-                Some(_) => bill.hold_reasons.push(HoldReason::IbanChanged),
-                None => {
-                    let status = if ibans.is_empty() {
-                        "approved"
-                    } else {
-                        "pending"
-                    };
-                    if status == "pending" {
-                        bill.hold_reasons.push(HoldReason::IbanChanged);
-                    }
-                    let added = supplier_iban::ActiveModel {
-                        id: Set(uuid::Uuid::now_v7().simple().to_string()),
-                        org_id: Set(org.clone()),
-                        supplier_id: Set(sup_id.clone()),
-                        iban: Set(iban),
-                        status: Set(status.to_string()),
-                        first_bill_id: Set(Some(bill_id.to_string())),
-                        created_at: Set(now()),
-                        decided_at: Set(None),
-                        decided_by: Set(None),
-                    }
-                    .insert(txn)
-                    .await?;
-                    ibans.push(added);
-                }
-            }
+        if let Some(added) =
+            check_supplier_iban(&mut bill, ibans, &org, sup_id, &bill_id.to_string())
+        {
+            let added = supplier_iban::ActiveModel::from(added).insert(txn).await?;
+            ibans.push(added);
         }
         supplier_id = Some(sup_id.clone());
     }
@@ -1061,44 +1023,11 @@ async fn write_batch<C: ConnectionTrait>(
                     });
                     (id, Vec::new())
                 });
-            let approved: Vec<String> = ibans
-                .iter()
-                .filter(|i| i.status == "approved")
-                .map(|i| i.iban.clone())
-                .collect();
-            adapters::assess(
-                &mut bill,
-                &AssessOptions {
-                    known_ibans: &approved,
-                    accept_any_specification: false,
-                },
-            );
-            if let Some(iban) = bill.payee_iban().map(str::to_string) {
-                match ibans.iter().find(|i| i.iban == iban) {
-                    Some(r) if r.status == "approved" => {}
-                    Some(_) => bill.hold_reasons.push(HoldReason::IbanChanged),
-                    None => {
-                        let status = if ibans.is_empty() {
-                            "approved"
-                        } else {
-                            bill.hold_reasons.push(HoldReason::IbanChanged);
-                            "pending"
-                        };
-                        let added = supplier_iban::Model {
-                            id: uuid::Uuid::now_v7().simple().to_string(),
-                            org_id: org.clone(),
-                            supplier_id: sup_id.clone(),
-                            iban,
-                            status: status.to_string(),
-                            first_bill_id: Some(bill_id.to_string()),
-                            created_at: now(),
-                            decided_at: None,
-                            decided_by: None,
-                        };
-                        new_ibans.push(added.clone());
-                        ibans.push(added);
-                    }
-                }
+            if let Some(added) =
+                check_supplier_iban(&mut bill, ibans, &org, sup_id, &bill_id.to_string())
+            {
+                new_ibans.push(added.clone());
+                ibans.push(added);
             }
             supplier_id = Some(sup_id.clone());
         }
@@ -1254,6 +1183,58 @@ impl OneTrip {
         ))
         .await?;
         Ok(())
+    }
+}
+
+/// Assess the bill against its supplier's IBANs on record (an approved one is preferred when
+/// the invoice offers several) and hold it `iban_changed` when it pays an account that is not
+/// approved. Returns the row to record when the bill brings an account the supplier did not
+/// have: approved when it is the supplier's first, pending otherwise.
+fn check_supplier_iban(
+    bill: &mut Bill,
+    ibans: &[supplier_iban::Model],
+    org: &str,
+    supplier_id: &str,
+    bill_id: &str,
+) -> Option<supplier_iban::Model> {
+    let approved: Vec<String> = ibans
+        .iter()
+        .filter(|i| i.status == "approved")
+        .map(|i| i.iban.clone())
+        .collect();
+    adapters::assess(
+        bill,
+        &AssessOptions {
+            known_ibans: &approved,
+            accept_any_specification: false,
+        },
+    );
+    let iban = bill.payee_iban()?.to_string();
+    match ibans.iter().find(|i| i.iban == iban) {
+        Some(r) if r.status == "approved" => None,
+        Some(_) => {
+            bill.hold_reasons.push(HoldReason::IbanChanged);
+            None
+        }
+        None => {
+            let status = if ibans.is_empty() {
+                "approved"
+            } else {
+                bill.hold_reasons.push(HoldReason::IbanChanged);
+                "pending"
+            };
+            Some(supplier_iban::Model {
+                id: uuid::Uuid::now_v7().simple().to_string(),
+                org_id: org.to_string(),
+                supplier_id: supplier_id.to_string(),
+                iban,
+                status: status.to_string(),
+                first_bill_id: Some(bill_id.to_string()),
+                created_at: now(),
+                decided_at: None,
+                decided_by: None,
+            })
+        }
     }
 }
 
