@@ -792,14 +792,7 @@ async fn record_one<C: ConnectionTrait>(
             bill.hold_reasons.push(HoldReason::Duplicate);
         }
     }
-    bill.hold_reasons.sort();
-    bill.hold_reasons.dedup();
-    bill.payable = bill.hold_reasons.is_empty();
-    let state = if bill.payable {
-        status::READY
-    } else {
-        status::HELD
-    };
+    let state = settle_status(&mut bill);
 
     let m = bill_row(new, &bill, &bill_id, state, supplier_id, dedupe_key)?;
     bill::Entity::insert(bill::ActiveModel::from(m.clone()))
@@ -1043,14 +1036,7 @@ async fn write_batch<C: ConnectionTrait>(
                 bill.hold_reasons.push(HoldReason::Duplicate);
             }
         }
-        bill.hold_reasons.sort();
-        bill.hold_reasons.dedup();
-        bill.payable = bill.hold_reasons.is_empty();
-        let state = if bill.payable {
-            status::READY
-        } else {
-            status::HELD
-        };
+        let state = settle_status(&mut bill);
 
         let m = bill_row(new, &bill, &bill_id, state, supplier_id, key)?;
         batch.history.push(history_row(&m, &bill, &new.actor));
@@ -1235,6 +1221,18 @@ fn check_supplier_iban(
                 decided_by: None,
             })
         }
+    }
+}
+
+/// The bill's hold reasons, sorted and each once, decide it: payable and `ready`, or `held`.
+fn settle_status(bill: &mut Bill) -> &'static str {
+    bill.hold_reasons.sort();
+    bill.hold_reasons.dedup();
+    bill.payable = bill.hold_reasons.is_empty();
+    if bill.payable {
+        status::READY
+    } else {
+        status::HELD
     }
 }
 
